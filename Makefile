@@ -1,0 +1,117 @@
+# patchwise.openssl — the two set-up commands are `make demo` and `make test`.
+# Everything else here is a building block of those two (or `make bench`).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= $(CURDIR)/.venv
+BIN := $(VENV)/bin
+CACHE := $(CURDIR)/.cache
+# A symlink tree that makes this checkout importable as ansible_collections.patchwise.openssl
+# (unit tests, molecule, ansible-lint).
+COLLECTIONS := $(CACHE)/collections
+LINK := $(COLLECTIONS)/ansible_collections/patchwise/openssl
+# `ansible-test sanity` needs a real directory named ansible_collections/patchwise/openssl;
+# it must live outside this git checkout: ansible-test skips files that git ignores.
+SANITY_ROOT := $(or $(TMPDIR),/tmp)/patchwise-openssl-sanity
+SANITY_TREE := $(SANITY_ROOT)/ansible_collections/patchwise/openssl
+# Where `make demo` installs the built collection, like a user's collections path.
+DEMO_COLLECTIONS := $(CACHE)/demo-collections
+REPORT_DIR ?= $(CURDIR)/reports
+
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export ANSIBLE_FORCE_COLOR ?= 0
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: help demo test bench venv venv-test collection-link lint ruff sanity unit molecule \
+	test-hosts build clean
+
+help:  ## Show the targets.
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
+
+# --- virtual environments -------------------------------------------------------------------
+
+$(BIN)/python:
+	@echo "== creating $(VENV)"
+	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
+	  echo "== python3 -m venv failed: installing Debian's python3-venv"; \
+	  rm -rf $(VENV); apt-get update -qq; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null; \
+	  $(PYTHON) -m venv $(VENV); }
+
+$(VENV)/.runtime-installed: requirements.txt | $(BIN)/python
+	@echo "== installing run-time requirements (requirements.txt)"
+	@$(BIN)/python -m pip install -q -r requirements.txt -c constraints.txt
+	@touch $@
+
+$(VENV)/.test-installed: requirements.txt requirements-test.txt constraints.txt | $(BIN)/python
+	@echo "== installing test requirements (requirements-test.txt)"
+	@$(BIN)/python -m pip install -q -r requirements-test.txt -c constraints.txt
+	@touch $@ $(VENV)/.runtime-installed
+
+venv: $(VENV)/.runtime-installed  ## Create .venv with the run-time requirements.
+
+venv-test: $(VENV)/.test-installed  ## Create .venv with the test requirements.
+
+collection-link:
+	@mkdir -p $(dir $(LINK))
+	@ln -sfn ../../../.. $(LINK)
+
+# --- the two set-up commands ------------------------------------------------------------------
+
+demo: venv  ## Assess this machine's OpenSSL with the bundled data; prints a summary.
+	@rm -rf $(DEMO_COLLECTIONS) && mkdir -p $(DEMO_COLLECTIONS)
+	@echo "== building and installing the collection into $(DEMO_COLLECTIONS)"
+	@$(BIN)/ansible-galaxy collection build --force --output-path $(CACHE)/dist . >/dev/null
+	@$(BIN)/ansible-galaxy collection install --force -p $(DEMO_COLLECTIONS) \
+	  $(CACHE)/dist/patchwise-openssl-$$(sed -n 's/^version: *//p' galaxy.yml).tar.gz >/dev/null
+	@echo "== running playbook patchwise.openssl.assess on localhost"
+	@ANSIBLE_COLLECTIONS_PATH=$(DEMO_COLLECTIONS) ANSIBLE_STDOUT_CALLBACK=ansible.builtin.default \
+	  ANSIBLE_DISPLAY_SKIPPED_HOSTS=false ANSIBLE_LOCALHOST_WARNING=false \
+	  ANSIBLE_INVENTORY_UNPARSED_WARNING=false \
+	  $(BIN)/ansible-playbook -i localhost, -c local patchwise.openssl.assess \
+	  -e assess_report_dir=$(REPORT_DIR)
+
+test: venv-test  ## Run everything: ruff, ansible-lint, ansible-test sanity, unit, molecule.
+	@start=$$(date +%s); \
+	for step in ruff lint sanity unit molecule; do \
+	  echo; echo "===== make $$step"; t0=$$(date +%s); \
+	  $(MAKE) --no-print-directory $$step; \
+	  echo "===== make $$step: ok ($$(( $$(date +%s) - t0 )) s)"; \
+	done; \
+	echo; echo "===== make test: all steps passed in $$(( $$(date +%s) - start )) s"
+
+bench: venv-test  ## Run the benchmarks under benchmarks/ and print the ratio table.
+	@$(BIN)/python benchmarks/run.py
+
+# --- building blocks of `make test` -----------------------------------------------------------
+
+ruff: venv-test  ## Python lint (ruff, including the security rules S).
+	@$(BIN)/ruff check plugins tests benchmarks tools
+
+lint: venv-test collection-link  ## ansible-lint, production profile, no skip list.
+	@$(BIN)/ansible-lint --profile production
+
+sanity: venv-test  ## ansible-test sanity, no ignore files, from an ansible_collections tree.
+	@$(BIN)/python tests/tools/install_get_pip_cache.py
+	@rm -rf $(SANITY_ROOT) && mkdir -p $(SANITY_TREE)
+	@git ls-files -z --cached --others --exclude-standard \
+	  | tar --null --ignore-failed-read -T - -cf - 2>/dev/null | tar -C $(SANITY_TREE) -xf -
+	@cd $(SANITY_TREE) && $(BIN)/ansible-test sanity --venv --python 3.11 --color no
+
+unit: venv-test collection-link  ## Unit and property tests (pytest + hypothesis).
+	@PYTHONPATH=$(COLLECTIONS) $(BIN)/python -m pytest -q -n 2 tests/unit
+
+test-hosts:  ## Make podman usable and build the Debian 11/12/13 test images (cached).
+	@tests/hosts/prepare.sh
+
+molecule: venv-test collection-link test-hosts  ## Molecule scenarios on Debian containers.
+	@PATH=$(BIN):$$PATH tests/hosts/run-molecule.sh
+
+build:  ## Build the collection tarball into .cache/dist.
+	@$(BIN)/ansible-galaxy collection build --force --output-path $(CACHE)/dist .
+
+clean:  ## Remove the virtual environment and caches (test images are kept).
+	rm -rf $(VENV) $(CACHE) .ansible
