@@ -22,6 +22,7 @@ DEMO_COLLECTIONS := $(CACHE)/demo-collections
 REPORT_DIR ?= $(CURDIR)/reports
 
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export PATH := $(BIN):$(PATH)
 export ANSIBLE_FORCE_COLOR ?= 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
