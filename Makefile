@@ -26,7 +26,7 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_FORCE_COLOR ?= 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help demo test bench venv venv-test collection-link lint ruff sanity unit molecule \
+.PHONY: help demo test bench venv venv-test collection-link lint ruff sanity unit package molecule \
 	test-hosts build clean
 
 help:  ## Show the targets.
@@ -75,9 +75,9 @@ demo: venv  ## Assess this machine's OpenSSL with the bundled data; prints a sum
 	  $(BIN)/ansible-playbook -i localhost, -c local patchwise.openssl.assess \
 	  -e assess_report_dir=$(REPORT_DIR)
 
-test: venv-test  ## Run everything: ruff, ansible-lint, ansible-test sanity, unit, molecule.
+test: venv-test  ## Run everything: ruff, ansible-lint, sanity, unit, package, molecule.
 	@start=$$(date +%s); \
-	for step in ruff lint sanity unit molecule; do \
+	for step in ruff lint sanity unit package molecule; do \
 	  echo; echo "===== make $$step"; t0=$$(date +%s); \
 	  $(MAKE) --no-print-directory $$step; \
 	  echo "===== make $$step: ok ($$(( $$(date +%s) - t0 )) s)"; \
@@ -90,7 +90,7 @@ bench: venv-test  ## Run the benchmarks under benchmarks/ and print the ratio ta
 # --- building blocks of `make test` -----------------------------------------------------------
 
 ruff: venv-test  ## Python lint (ruff, including the security rules S).
-	@$(BIN)/ruff check plugins tests benchmarks tools
+	@$(BIN)/ruff check $(wildcard plugins tests benchmarks tools)
 
 lint: venv-test collection-link  ## ansible-lint, production profile, no skip list.
 	@$(BIN)/ansible-lint --profile production
@@ -104,6 +104,9 @@ sanity: venv-test  ## ansible-test sanity, no ignore files, from an ansible_coll
 
 unit: venv-test collection-link  ## Unit and property tests (pytest + hypothesis).
 	@PYTHONPATH=$(COLLECTIONS) $(BIN)/python -m pytest -q -n 2 tests/unit
+
+package: venv-test  ## Build and install the tarball; ansible-doc every plugin; run its modules.
+	@$(BIN)/python tests/tools/check_package.py
 
 test-hosts:  ## Make podman usable and build the Debian 11/12/13 test images (cached).
 	@tests/hosts/prepare.sh
