@@ -524,7 +524,7 @@ def convert_record(path: Path, data: Any, advisories: dict) -> dict:
     if state != "PUBLISHED":
         raise _err(path, "cveMetadata.state", f"{state!r} (only PUBLISHED records are used)")
     cna = _get(data, path, "containers", "cna")
-    published_raw = _get(cna, path, "datePublic")
+    published_raw = _get(data, path, "containers", "cna", "datePublic")
     published = str(published_raw)[:10]
     try:
         datetime.date.fromisoformat(published)
@@ -544,14 +544,14 @@ def convert_record(path: Path, data: Any, advisories: dict) -> dict:
     notes = []
     if severity_note:
         notes.append(severity_note)
-    affected_list = _get(cna, path, "affected")
+    affected_list = _get(data, path, "containers", "cna", "affected")
     if not isinstance(affected_list, list) or not affected_list:
         raise _err(path, "containers.cna.affected", "missing or empty")
     ranges: list = []
     unaffected: set = set()
     kinds = set()
-    for a_index, product in enumerate(affected_list):
-        versions = _get(product, path, "versions")
+    for a_index in range(len(affected_list)):
+        versions = _get(data, path, "containers", "cna", "affected", a_index, "versions")
         if not isinstance(versions, list):
             raise _err(path, f"containers.cna.affected[{a_index}].versions", "not a list")
         for v_index, entry in enumerate(versions):
