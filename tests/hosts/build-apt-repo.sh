@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# Build, per Debian release, two local file-based apt repositories for the test hosts:
+#   <cache>/apt-repos/debian-<N>/updates/  the OpenSSL binary packages installed in the image
+#                                           localhost/patchwise-debian:<N>, RE-PACKAGED with a
+#                                           higher version (<version>+patchwise1)
+#   <cache>/apt-repos/debian-<N>/orig/     the same packages, untouched (original version)
+# Test hosts mount <cache>/apt-repos/debian-<N> at /srv/patchwise and use
+#   deb [trusted=yes] file:/srv/patchwise/updates ./
+# so an "upgrade" never depends on what the Debian archive offers on the day.
+#
+# The re-packaged debs are real Debian builds: same files, same binaries, same changelog; only
+# the Version field (and exact "(= version)" relations between these packages) changes.
+# Installing them makes dpkg replace the files on disk, so running processes then map the old
+# libcrypto/libssl as "(deleted)" exactly as after a real security update.
+#
+# Cached: a repository is rebuilt only when the image or this recipe changes.
+# Usage: tests/hosts/build-apt-repo.sh [--force] [11 12 13]   (as root, after build-images.sh)
+set -euo pipefail
+# shellcheck source=tests/hosts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+pw_require_root
+
+SUFFIX=+patchwise1
+FORCE=0
+distros=()
+for arg in "$@"; do
+    case $arg in
+        --force) FORCE=1 ;;
+        -h | --help) sed -n '3,20p' "$0"; exit 0 ;;
+        *) distros+=("$arg") ;;
+    esac
+done
+((${#distros[@]})) || read -ra distros <<<"$PW_DISTROS_DEFAULT"
+pw_check_distros "${distros[@]}"
+
+SELF_FILES=("${BASH_SOURCE[0]}" "$(dirname "${BASH_SOURCE[0]}")/lib.sh")
+REPOS=$PW_CACHE/apt-repos
+
+# Inside a container of the image: download the exact installed versions of every binary
+# package built from the "openssl" source (openssl, libssl1.1 / libssl3 / libssl3t64,
+# openssl-provider-legacy on 13, ...), and print "name version" for each.
+# shellcheck disable=SC2016  # expanded inside the container
+DOWNLOAD='set -eu
+apt-get update -qq
+cd /out
+dpkg-query -W -f "\${Package} \${Version} \${source:Package} \${db:Status-Abbrev}\n" |
+    awk "\$3 == \"openssl\" && \$4 ~ /^ii/ { print \$1, \$2 }" >installed.txt
+[ -s installed.txt ] || { echo "no openssl packages installed" >&2; exit 1; }
+while read -r name version; do
+    apt-get download -q -o APT::Sandbox::User=root "$name=$version" >/dev/null || {
+        echo "cannot download $name=$version: the archive no longer offers the version" \
+             "installed in the image; rebuild it: tests/hosts/build-images.sh --force" >&2
+        exit 1
+    }
+done <installed.txt'
+
+# Rewrite one extracted package's control file: new Version, and every "(= old)" relation
+# (exact-version dependencies between packages of the same source) pointed at the new one.
+bump_control() { # bump_control <control file> <old version> <new version>
+    local control=$1 old=$2 new=$3 esc
+    esc=$(printf '%s' "$old" | sed 's/[][\.*^$+?(){}|/]/\\&/g')
+    sed -i -E \
+        -e "s/^Version: .*/Version: $new/" \
+        -e "/^(Pre-Depends|Depends|Recommends|Breaks):/ s/\(= $esc\)/(= $new)/g" \
+        "$control"
+}
+
+# Packages, Packages.gz and a minimal Release for a flat repository in the current directory.
+index_repo() { # index_repo <label>
+    dpkg-scanpackages --multiversion . /dev/null 2>/dev/null >Packages
+    gzip -9nc Packages >Packages.gz
+    {
+        printf 'Origin: patchwise-test-hosts\nLabel: %s\nDate: %s\nSHA256:\n' \
+            "$1" "$(LC_ALL=C date -u '+%a, %d %b %Y %H:%M:%S UTC')"
+        for f in Packages Packages.gz; do
+            printf ' %s %s %s\n' "$(sha256sum "$f" | cut -d' ' -f1)" "$(stat -c %s "$f")" "$f"
+        done
+    } >Release
+}
+
+build_repo() { # build_repo <major> <key>
+    local major=$1 key=$2 image=$PW_IMAGE_REPO:$1 dest=$REPOS/debian-$1 tmp name version new
+    tmp=$(mktemp -d "$REPOS/.build-$major.XXXXXX")
+    # shellcheck disable=SC2064  # expand now: tmp is local
+    trap "rm -rf '$tmp'" EXIT
+    mkdir -p "$tmp/orig" "$tmp/updates" "$tmp/x"
+    podman run --rm --init -v "$tmp/orig:/out" "$image" /bin/sh -c "$DOWNLOAD"
+    # apt-get names files name_version_arch.deb with ':' escaped; rely on dpkg-deb instead.
+    local manifest=()
+    while read -r name version; do
+        new=$version$SUFFIX
+        local deb
+        deb=$(find "$tmp/orig" -maxdepth 1 -name "${name}_*.deb" -print -quit)
+        [[ -n $deb ]] || pw_die "Debian $major: $name $version was not downloaded"
+        [[ $(dpkg-deb -f "$deb" Version) == "$version" ]] ||
+            pw_die "Debian $major: downloaded $deb is not version $version"
+        rm -rf "$tmp/x/$name"
+        dpkg-deb -R "$deb" "$tmp/x/$name"
+        bump_control "$tmp/x/$name/DEBIAN/control" "$version" "$new"
+        # Other packages of this source that this one pins exactly, if any, were rewritten
+        # above; the file list, md5sums and /usr/share/doc (changelog) stay as Debian built them.
+        dpkg-deb --build -Zxz "$tmp/x/$name" "$tmp/updates/" >/dev/null
+        manifest+=("$(printf '{"name": "%s", "orig_version": "%s", "version": "%s"}' \
+            "$name" "$version" "$new")")
+    done <"$tmp/orig/installed.txt"
+    rm -rf "$tmp/x" "$tmp/orig/installed.txt"
+    (cd "$tmp/orig" && index_repo "patchwise Debian $major original OpenSSL")
+    (cd "$tmp/updates" && index_repo "patchwise Debian $major re-versioned OpenSSL")
+    {
+        printf '{"debian": "%s", "codename": "%s", "key": "%s", "image": "%s",\n' \
+            "$major" "${PW_CODENAME[$major]}" "$key" "$(podman image inspect --format '{{ .Id }}' "$image")"
+        printf ' "sources_line": "deb [trusted=yes] file:/srv/patchwise/updates ./",\n'
+        printf ' "packages": [%s]}\n' "$(IFS=,; printf '%s' "${manifest[*]}" | sed 's/},{/}, {/g')"
+    } >"$tmp/manifest.json"
+    printf '%s\n' "$key" >"$tmp/key"
+    chmod -R a+rX "$tmp"
+    rm -rf "$dest"
+    mv "$tmp" "$dest"
+    trap - EXIT
+}
+
+mkdir -p "$REPOS"
+total_start=$(pw_now)
+for major in "${distros[@]}"; do
+    image=$PW_IMAGE_REPO:$major
+    image_id=$(podman image inspect --format '{{ .Id }}' "$image" 2>/dev/null) ||
+        pw_die "$image is missing: run tests/hosts/build-images.sh first"
+    key=$(pw_hash "$image_id $SUFFIX" "${SELF_FILES[@]}")
+    dest=$REPOS/debian-$major
+    if ((!FORCE)) && [[ -f $dest/key && $(cat "$dest/key") == "$key" ]]; then
+        pw_log "$dest: up to date (key $key), skipped"
+        continue
+    fi
+    start=$(pw_now)
+    build_repo "$major" "$key"
+    pw_log "$dest: built in $(pw_since "$start") s: $(grep -o '"version": "[^"]*"' "$dest/manifest.json" | cut -d'"' -f4 | sort -u | tr '\n' ' ')"
+done
+pw_log "apt repositories ready in $(pw_since "$total_start") s under $REPOS"
