@@ -1,0 +1,821 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Package work for patch and rollback: plan, pre-flight, rollback points, upgrade, restore.
+
+Only the OpenSSL packages are ever touched: on Debian every installed binary package built
+from the ``openssl`` source (libssl3, libssl3t64, openssl, libssl-dev, ...); on the RHEL family
+openssl, openssl-libs and friends; on SUSE openssl-N and libopensslN. Packages of an older
+OpenSSL series (libssl1.1 left on Debian 12) are "leftover" and only included on request.
+
+Every command goes through a ``run(argv) -> (rc, stdout, stderr)`` callable so unit tests can
+feed recorded outputs. Parsers raise :class:`ParseError` or return explicit empty results.
+
+Managers: :class:`AptManager` (live-tested), :class:`DnfManager` and :class:`ZypperManager`
+(planning and commands, tested on recorded outputs of those tools).
+"""
+
+from __future__ import annotations
+
+import datetime
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import socket
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from typing import Any, Callable
+
+from ansible_collections.patchwise.openssl.plugins.module_utils._openssl import debpack
+from ansible_collections.patchwise.openssl.plugins.module_utils._openssl.errors import (
+    ParseError,
+    PatchwiseError,
+    VersionError,
+)
+from ansible_collections.patchwise.openssl.plugins.module_utils._openssl.versions import (
+    OpenSSLVersion,
+)
+
+Run = Callable[[list], tuple]
+
+MANIFEST = "manifest.json"
+MANIFEST_FORMAT = 1
+DPKG_LOCKS = ("/var/lib/dpkg/lock-frontend", "/var/lib/dpkg/lock")
+
+# Environment for every package command: no prompts, no needrestart, no changelog pagers.
+NONINTERACTIVE_ENV = {
+    "DEBIAN_FRONTEND": "noninteractive",
+    "NEEDRESTART_MODE": "l",
+    "NEEDRESTART_SUSPEND": "1",
+    "APT_LISTCHANGES_FRONTEND": "none",
+    "APT_LISTBUGS_FRONTEND": "none",
+    "UCF_FORCE_CONFFOLD": "1",
+    "LC_ALL": "C",
+}
+DPKG_CONF_OPTS = ["-o", "Dpkg::Options::=--force-confold", "-o", "Dpkg::Options::=--force-confdef"]
+
+
+class PackageError(PatchwiseError):
+    """A package operation cannot proceed (pre-flight failed, command failed, bad manifest)."""
+
+
+# --- Debian version comparison (dpkg's algorithm) -----------------------------------------------
+
+_DEB_VERSION_RE = re.compile(r"^(?:(\d+):)?([A-Za-z0-9.+~:-]+?)(?:-([A-Za-z0-9.+~]+))?$")
+
+
+def _order(char: str) -> int:
+    if char == "~":
+        return -1
+    if char.isdigit():
+        return 0
+    if char.isalpha():
+        return ord(char)
+    return ord(char) + 256
+
+
+def _verrevcmp(a: str, b: str) -> int:
+    i = j = 0
+    while i < len(a) or j < len(b):
+        first_diff = 0
+        while (i < len(a) and not a[i].isdigit()) or (j < len(b) and not b[j].isdigit()):
+            ac = _order(a[i]) if i < len(a) else 0
+            bc = _order(b[j]) if j < len(b) else 0
+            if ac != bc:
+                return ac - bc
+            i += 1
+            j += 1
+        while i < len(a) and a[i] == "0":
+            i += 1
+        while j < len(b) and b[j] == "0":
+            j += 1
+        while i < len(a) and a[i].isdigit() and j < len(b) and b[j].isdigit():
+            if not first_diff:
+                first_diff = ord(a[i]) - ord(b[j])
+            i += 1
+            j += 1
+        if i < len(a) and a[i].isdigit():
+            return 1
+        if j < len(b) and b[j].isdigit():
+            return -1
+        if first_diff:
+            return first_diff
+    return 0
+
+
+def split_deb_version(version: str) -> tuple[int, str, str]:
+    """(epoch, upstream, revision) of a Debian version; raises ParseError when malformed."""
+    match = _DEB_VERSION_RE.match(version or "")
+    if not match or not match.group(2)[0].isdigit():
+        raise ParseError(f"not a Debian version: {version!r}")
+    return int(match.group(1) or 0), match.group(2), match.group(3) or ""
+
+
+def compare_deb_versions(a: str, b: str) -> int:
+    """<0, 0, >0 like ``dpkg --compare-versions``."""
+    ea, ua, ra = split_deb_version(a)
+    eb, ub, rb = split_deb_version(b)
+    if ea != eb:
+        return ea - eb
+    return _verrevcmp(ua, ub) or _verrevcmp(ra, rb)
+
+
+# --- parsers ------------------------------------------------------------------------------------
+
+DPKG_QUERY_FORMAT = (
+    "${binary:Package}\\t${Package}\\t${Architecture}\\t${Version}\\t"
+    "${source:Package}\\t${source:Version}\\t${db:Status-Abbrev}\\n"
+)
+
+
+def parse_dpkg_query(text: str) -> list[dict[str, Any]]:
+    """Rows of ``dpkg-query -W -f=DPKG_QUERY_FORMAT``; only fully installed packages (``ii``)."""
+    packages = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        cols = line.split("\t")
+        if len(cols) != 7:
+            raise ParseError(f"dpkg-query line has {len(cols)} fields, expected 7: {line[:80]!r}")
+        binary, name, arch, version, source, source_version, status = cols
+        packages.append(
+            {
+                "name": name,
+                "binary": binary,
+                "arch": arch,
+                "version": version,
+                "source": source or name,
+                "source_version": source_version or version,
+                "status": status.strip(),
+                "installed": status.strip() == "ii",
+            }
+        )
+    return packages
+
+
+def parse_apt_cache_policy(text: str) -> dict[str, dict[str, Any]]:
+    """``apt-cache policy PKG...`` → {name: {installed, candidate, versions: [...]}}.
+
+    ``installed``/``candidate`` are None for "(none)". Each version lists its ``sources``
+    (``{priority, origin}``); ``/var/lib/dpkg/status`` alone means "installed, no repository
+    offers it any more".
+    """
+    result: dict[str, dict[str, Any]] = {}
+    current: dict[str, Any] | None = None
+    version: dict[str, Any] | None = None
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        if not line.startswith(" ") and line.endswith(":"):
+            current = {"installed": None, "candidate": None, "versions": []}
+            result[line[:-1]] = current
+            version = None
+            continue
+        if current is None:
+            raise ParseError(f"apt-cache policy: text before the first package: {line[:80]!r}")
+        stripped = line.strip()
+        if stripped.startswith(("Installed:", "Candidate:")):
+            key, _sep, value = stripped.partition(":")
+            value = value.strip()
+            current[key.lower()] = None if value == "(none)" else value
+            continue
+        if stripped in ("Version table:",) or stripped.startswith("Package pin:"):
+            continue
+        indent = len(line) - len(line.lstrip(" "))
+        match = re.match(r"^(\*\*\* )?(\S+) (-?\d+)$", stripped)
+        if match and (match.group(1) or indent <= 5):
+            version = {
+                "version": match.group(2),
+                "priority": int(match.group(3)),
+                "installed": bool(match.group(1)),
+                "sources": [],
+            }
+            current["versions"].append(version)
+            continue
+        source = re.match(r"^(-?\d+) (.+)$", stripped)
+        if source and version is not None and indent > 5:
+            version["sources"].append({"priority": int(source.group(1)), "origin": source.group(2)})
+            continue
+        raise ParseError(f"apt-cache policy: unexpected line {line[:80]!r}")
+    return result
+
+
+_SIM_RE = re.compile(
+    r"^(?P<op>Inst|Remv|Conf|Purg) (?P<name>\S+)"
+    r"(?: \[(?P<old>[^\]]+)\])?"
+    r"(?: \((?P<new>\S+)(?P<rest>[^)]*)\))?"
+)
+
+
+def parse_apt_get_simulate(text: str) -> dict[str, Any]:
+    """``apt-get -s install ...`` → installs (with old/new versions), removals, errors."""
+    result: dict[str, Any] = {"install": [], "remove": [], "errors": []}
+    for line in text.splitlines():
+        if line.startswith("E: "):
+            result["errors"].append(line[3:].strip())
+            continue
+        match = _SIM_RE.match(line)
+        if not match:
+            continue
+        arch = None
+        rest = match.group("rest") or ""
+        arch_match = re.search(r"\[([a-z0-9-]+)\]\s*$", rest)
+        if arch_match:
+            arch = arch_match.group(1)
+        entry = {
+            "name": match.group("name").split(":")[0],
+            "old": match.group("old"),
+            "new": match.group("new"),
+            "arch": arch,
+        }
+        if match.group("op") == "Inst":
+            result["install"].append(entry)
+        elif match.group("op") in ("Remv", "Purg"):
+            result["remove"].append(entry)
+    return result
+
+
+_APT_UPDATE_FAILURES = ("E: ", "W: Failed to fetch", "Err:", "W: Some index files failed")
+
+
+def parse_apt_update(text: str) -> list[str]:
+    """Failures in ``apt-get update`` output. apt exits 0 even when a source failed."""
+    errors = []
+    for line in text.splitlines():
+        if line.startswith(_APT_UPDATE_FAILURES):
+            errors.append(line.strip())
+    return errors
+
+
+_DNF_SKIP = ("Loaded plugins", "Loading mirror", "Last metadata", "Security:", "This system")
+
+
+def parse_dnf_check_update(text: str) -> list[dict[str, Any]]:
+    """``dnf/yum check-update`` → [{name, arch, version, repo}] (updates only, no obsoletes).
+
+    Long fields wrap onto continuation lines; the three columns are joined back first.
+    """
+    tokens: list[str] = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped == "Obsoleting Packages":
+            break
+        if not stripped or stripped.startswith(_DNF_SKIP) or stripped.startswith(":"):
+            continue
+        if stripped.startswith("* ") or " : " in stripped:
+            continue
+        tokens.extend(stripped.split())
+    updates = []
+    i = 0
+    while i + 2 < len(tokens):
+        name_arch, version, repo = tokens[i], tokens[i + 1], tokens[i + 2]
+        if "." not in name_arch or not re.match(r"^(\d+:)?[^\s-]+-[^\s]+$", version):
+            i += 1
+            continue
+        name, _dot, arch = name_arch.rpartition(".")
+        updates.append({"name": name, "arch": arch, "version": version, "repo": repo})
+        i += 3
+    return updates
+
+
+def parse_zypper_updates(text: str) -> list[dict[str, Any]]:
+    """``zypper --xmlout list-updates`` → [{name, arch, version, old_version, repo}]."""
+    start = text.find("<stream")
+    if start < 0:
+        raise ParseError("zypper output has no <stream> element")
+    try:
+        root = ET.fromstring(text[start:])  # noqa: S314 - trusted local command output
+    except ET.ParseError as exc:
+        raise ParseError(f"zypper XML: {exc}") from exc
+    updates = []
+    for node in root.iter("update"):
+        if node.get("kind", "package") != "package":
+            continue
+        source = node.find("source")
+        updates.append(
+            {
+                "name": node.get("name"),
+                "arch": node.get("arch"),
+                "version": node.get("edition"),
+                "old_version": node.get("edition-old"),
+                "repo": source.get("alias") if source is not None else None,
+            }
+        )
+    return updates
+
+
+# --- selection ----------------------------------------------------------------------------------
+
+_RPM_NAMES = re.compile(r"^(openssl|openssl-libs|openssl-devel|openssl-perl|openssl-static)$")
+_RPM_LEFTOVER = re.compile(r"^(compat-openssl\d+|openssl\d+(\.\d+)?(-libs)?|openssl11(-libs)?)$")
+_SUSE_NAMES = re.compile(
+    r"^(openssl|openssl-\d+|libopenssl\d+(_\d+)?(-hmac)?|libopenssl-\d+-devel)$"
+)
+
+
+def upstream_branch(version: str) -> str | None:
+    """OpenSSL branch ("3.0", "1.1.1") of a package version, None when not recognisable."""
+    upstream = version.split(":", 1)[-1].split("-", 1)[0]
+    upstream = re.sub(r"[+~].*$", "", upstream)
+    try:
+        return OpenSSLVersion.parse(upstream).branch
+    except VersionError:
+        return None
+
+
+def select_openssl(
+    installed: list[dict[str, Any]],
+    manager: str,
+    include_leftover: bool = False,
+    names: list[str] | None = None,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(selected, leftover_skipped) among installed packages.
+
+    ``names`` overrides detection (explicit list). The main series is the newest OpenSSL branch
+    among the candidates; packages of an older branch are leftover.
+    """
+    if names:
+        chosen = [p for p in installed if p["name"] in names and p.get("installed", True)]
+    elif manager == "apt":
+        chosen = [p for p in installed if p["source"] == "openssl" and p["installed"]]
+    elif manager == "zypper":
+        chosen = [p for p in installed if _SUSE_NAMES.match(p["name"])]
+    else:
+        chosen = [
+            p for p in installed if _RPM_NAMES.match(p["name"]) or _RPM_LEFTOVER.match(p["name"])
+        ]
+    branches = {p["name"]: upstream_branch(p["version"]) for p in chosen}
+    known = [b for b in branches.values() if b]
+    main = max(known, key=lambda b: [int(x) for x in b.split(".")]) if known else None
+    selected, leftover = [], []
+    for pkg in chosen:
+        branch = branches[pkg["name"]]
+        is_leftover = bool(
+            (main and branch and branch != main)
+            or (manager != "apt" and _RPM_LEFTOVER.match(pkg["name"]))
+        )
+        pkg = dict(pkg, branch=branch, leftover=is_leftover)
+        if is_leftover and not include_leftover and not names:
+            leftover.append(pkg)
+        else:
+            selected.append(pkg)
+    return selected, leftover
+
+
+# --- plan ---------------------------------------------------------------------------------------
+
+
+def plan_apt(
+    selected: list[dict[str, Any]],
+    policy: dict[str, dict[str, Any]],
+    version: str | None = None,
+) -> list[dict[str, Any]]:
+    """One entry per selected package: ``action`` upgrade | none | unavailable | downgrade."""
+    plan = []
+    for pkg in selected:
+        info = policy.get(pkg["name"]) or policy.get(f"{pkg['name']}:{pkg['arch']}") or {}
+        offered = [v["version"] for v in info.get("versions", []) if _from_repository(v)]
+        target = version or info.get("candidate")
+        entry = {
+            "name": pkg["name"],
+            "arch": pkg["arch"],
+            "from": pkg["version"],
+            "to": target,
+            "leftover": pkg.get("leftover", False),
+        }
+        if not target or (version and version not in offered and version != pkg["version"]):
+            entry.update(action="unavailable", to=target)
+            entry["reason"] = (
+                f"version {version} is not offered by any repository"
+                if version
+                else "no candidate version (no repository offers this package)"
+            )
+        else:
+            cmp = compare_deb_versions(target, pkg["version"])
+            entry["action"] = "none" if cmp == 0 else ("upgrade" if cmp > 0 else "downgrade")
+        plan.append(entry)
+    return plan
+
+
+def _from_repository(version: dict[str, Any]) -> bool:
+    return any(s["origin"] != "/var/lib/dpkg/status" for s in version.get("sources", []))
+
+
+def plan_rpm(
+    selected: list[dict[str, Any]], updates: list[dict[str, Any]], version: str | None = None
+) -> list[dict[str, Any]]:
+    """Plan for dnf/yum/zypper from their update lists (or a pinned version)."""
+    by_name = {(u["name"], u["arch"]): u for u in updates}
+    plan = []
+    for pkg in selected:
+        update = by_name.get((pkg["name"], pkg["arch"]))
+        target = version or (update["version"] if update else pkg["version"])
+        action = "none" if target == pkg["version"] else "upgrade"
+        plan.append(
+            {
+                "name": pkg["name"],
+                "arch": pkg["arch"],
+                "from": pkg["version"],
+                "to": target,
+                "action": action,
+                "leftover": pkg.get("leftover", False),
+            }
+        )
+    return plan
+
+
+def check_simulation(sim: dict[str, Any], plan: list[dict[str, Any]]) -> list[str]:
+    """Problems in an apt simulation: errors, removals, or packages outside the plan."""
+    planned = {p["name"] for p in plan if p["action"] == "upgrade"}
+    problems = [f"apt: {e}" for e in sim["errors"]]
+    for entry in sim["remove"]:
+        problems.append(f"apt would remove {entry['name']} ({entry['old']})")
+    for entry in sim["install"]:
+        if entry["name"] not in planned:
+            what = "upgrade" if entry["old"] else "install"
+            problems.append(
+                f"apt would also {what} {entry['name']} ({entry['old'] or 'new'} -> "
+                f"{entry['new']}), which is not an OpenSSL package of the plan"
+            )
+    return problems
+
+
+# --- pre-flight ---------------------------------------------------------------------------------
+
+
+def lock_free(paths: tuple = DPKG_LOCKS) -> tuple[bool, str]:
+    """Try each lock without waiting (and release it at once)."""
+    for path in paths:
+        if not os.path.exists(path):
+            continue
+        try:
+            fd = os.open(path, os.O_RDWR)
+        except OSError as exc:
+            return False, f"{path}: {exc.strerror} (package operations need root)"
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.lockf(fd, fcntl.LOCK_UN)
+        except OSError:
+            return False, f"{path} is held by another process"
+        finally:
+            os.close(fd)
+    return True, ""
+
+
+def wait_for_lock(
+    timeout: float,
+    paths: tuple = DPKG_LOCKS,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> dict[str, Any]:
+    """Poll the package locks for at most ``timeout`` seconds."""
+    start = clock()
+    while True:
+        free, detail = lock_free(paths)
+        waited = round(clock() - start, 1)
+        if free:
+            return {"free": True, "waited_seconds": waited, "detail": ""}
+        if "need root" in detail or waited >= timeout:
+            return {"free": False, "waited_seconds": waited, "detail": detail}
+        sleep(min(2.0, max(0.1, timeout - waited)))
+
+
+def free_space(paths: list[str], min_free_mb: int) -> dict[str, Any]:
+    """Free space on the file systems of ``paths`` (nearest existing parent)."""
+    checked, problems, seen = [], [], set()
+    for path in paths:
+        probe = path
+        while not os.path.exists(probe) and probe not in ("/", ""):
+            probe = os.path.dirname(probe)
+        st = os.statvfs(probe or "/")
+        key = st.f_fsid if hasattr(st, "f_fsid") else probe
+        free_mb = st.f_bavail * st.f_frsize // (1024 * 1024)
+        if key in seen:
+            continue
+        seen.add(key)
+        checked.append({"path": path, "free_mb": free_mb})
+        if free_mb < min_free_mb:
+            problems.append(f"{path}: {free_mb} MiB free, {min_free_mb} MiB required")
+    return {"checked": checked, "problems": problems, "ok": not problems}
+
+
+# --- rollback points ----------------------------------------------------------------------------
+
+
+def sha256_file(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def valid_run_id(run_id: str) -> bool:
+    return bool(re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", run_id or ""))
+
+
+def new_run_id(now: datetime.datetime | None = None) -> str:
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    return now.strftime("%Y%m%dT%H%M%SZ")
+
+
+def make_private_dir(path: str) -> None:
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    os.chmod(path, 0o700)
+
+
+def write_manifest(directory: str, manifest: dict[str, Any]) -> str:
+    path = os.path.join(directory, MANIFEST)
+    tmp = path + ".tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(manifest, handle, indent=2, sort_keys=True)
+        handle.write("\n")
+    os.replace(tmp, path)
+    return path
+
+
+def load_manifest(path: str) -> dict[str, Any]:
+    """Read and validate a rollback manifest; raises PackageError with a clear message."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            manifest = json.load(handle)
+    except OSError as exc:
+        raise PackageError(f"rollback point {path}: {exc.strerror}") from exc
+    except ValueError as exc:
+        raise PackageError(f"rollback point {path} is not valid JSON: {exc}") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
+        raise PackageError(f"rollback point {path}: unknown manifest format")
+    packages = manifest.get("packages")
+    if not isinstance(packages, list) or not packages:
+        raise PackageError(f"rollback point {path} lists no packages")
+    for pkg in packages:
+        if not isinstance(pkg, dict) or not all(
+            isinstance(pkg.get(k), str) for k in ("name", "arch", "version", "file", "sha256")
+        ):
+            raise PackageError(f"rollback point {path}: incomplete package entry {pkg!r}")
+    return manifest
+
+
+def verify_manifest_files(directory: str, manifest: dict[str, Any]) -> list[str]:
+    """Integrity problems of the local copies (missing file, sha256 mismatch)."""
+    problems = []
+    for pkg in manifest["packages"]:
+        path = os.path.join(directory, os.path.basename(pkg["file"]))
+        if not os.path.isfile(path):
+            problems.append(f"{pkg['name']}: local copy {path} is missing")
+        elif sha256_file(path) != pkg["sha256"]:
+            problems.append(f"{pkg['name']}: local copy {path} does not match its sha256")
+    return problems
+
+
+def list_rollback_points(root: str) -> list[dict[str, Any]]:
+    """Rollback points under ``root``, oldest first."""
+    points = []
+    if not os.path.isdir(root):
+        return points
+    for entry in sorted(os.listdir(root)):
+        path = os.path.join(root, entry, MANIFEST)
+        if not os.path.isfile(path):
+            continue
+        try:
+            manifest = load_manifest(path)
+        except PackageError:
+            continue
+        points.append(
+            {
+                "run_id": entry,
+                "created_at": manifest.get("created_at", ""),
+                "path": os.path.dirname(path),
+            }
+        )
+    return sorted(points, key=lambda p: (p["created_at"], p["run_id"]))
+
+
+def prune_rollback_points(root: str, keep: int, protect: str) -> list[str]:
+    """Remove the oldest rollback points beyond ``keep``; never ``protect``."""
+    points = list_rollback_points(root)
+    removed = []
+    excess = len(points) - max(keep, 1)
+    for point in points:
+        if excess <= 0:
+            break
+        if point["run_id"] == protect:
+            continue
+        shutil.rmtree(point["path"], ignore_errors=True)
+        removed.append(point["run_id"])
+        excess -= 1
+    return removed
+
+
+# --- managers -----------------------------------------------------------------------------------
+
+
+class Manager:
+    """Base strategy: one subclass per package manager."""
+
+    name = "unknown"
+
+    def __init__(self, run: Run, lists_dir: str | None = None) -> None:
+        self.run = run
+        self.lists_dir = lists_dir
+        self.warnings: list[str] = []
+
+    def _ok(self, argv: list[str], what: str) -> str:
+        rc, out, err = self.run(argv)
+        if rc != 0:
+            detail = (err or out).strip().splitlines()[-3:]
+            raise PackageError(f"{what} failed (rc={rc}): {' / '.join(detail)}")
+        return out
+
+
+class AptManager(Manager):
+    """dpkg/apt. In check mode ``lists_dir`` is a private copy of apt's lists directory."""
+
+    name = "apt"
+
+    def _apt_opts(self) -> list[str]:
+        if not self.lists_dir:
+            return []
+        return [
+            "-o", f"Dir::State::Lists={self.lists_dir}",
+            "-o", "Dir::Cache::pkgcache=", "-o", "Dir::Cache::srcpkgcache=",
+            "-o", "Debug::NoLocking=1",
+        ]  # fmt: skip
+
+    def installed(self) -> list[dict[str, Any]]:
+        out = self._ok(["dpkg-query", "-W", f"-f={DPKG_QUERY_FORMAT}"], "dpkg-query")
+        return parse_dpkg_query(out.replace("\\t", "\t"))
+
+    def update_cache(self, lock_timeout: int) -> list[str]:
+        argv = ["apt-get", "update", "-q", *self._apt_opts()]
+        if not self.lists_dir:
+            argv += ["-o", f"DPkg::Lock::Timeout={lock_timeout}"]
+        rc, out, err = self.run(argv)
+        errors = parse_apt_update(out + "\n" + err)
+        if rc != 0 and not errors:
+            errors = [f"apt-get update exited {rc}: {err.strip()[-300:]}"]
+        return errors
+
+    def policy(self, names: list[str]) -> dict[str, dict[str, Any]]:
+        if not names:
+            return {}
+        out = self._ok(["apt-cache", *self._apt_opts(), "policy", *names], "apt-cache policy")
+        return parse_apt_cache_policy(out)
+
+    def simulate(self, plan: list[dict[str, Any]]) -> dict[str, Any]:
+        targets = [f"{p['name']}:{p['arch']}={p['to']}" for p in plan if p["action"] == "upgrade"]
+        argv = ["apt-get", "-s", "-q", *self._apt_opts(), "install", "--no-install-recommends"]
+        rc, out, err = self.run([*argv, *targets])
+        sim = parse_apt_get_simulate(out + "\n" + err)
+        if rc != 0 and not sim["errors"]:
+            sim["errors"].append(f"apt-get -s exited {rc}")
+        return sim
+
+    def upgrade(self, plan: list[dict[str, Any]], lock_timeout: int) -> None:
+        targets = [f"{p['name']}:{p['arch']}={p['to']}" for p in plan if p["action"] == "upgrade"]
+        argv = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "--only-upgrade"]
+        argv += [*DPKG_CONF_OPTS, "-o", f"DPkg::Lock::Timeout={lock_timeout}", *targets]
+        self._ok(argv, "apt-get install")
+
+    def copy_package(self, pkg: dict[str, Any], dest: str) -> dict[str, Any]:
+        """Local copy of the exact installed version: apt cache, download, or rebuild."""
+        filename = debpack.deb_filename(pkg["name"], pkg["version"], pkg["arch"])
+        target = os.path.join(dest, filename)
+        cached = os.path.join("/var/cache/apt/archives", filename)
+        if os.path.isfile(cached) and self._deb_matches(cached, pkg):
+            shutil.copyfile(cached, target)
+            return {"file": filename, "origin": "apt-cache"}
+        argv = ["apt-get", "download", "-q", "-o", "APT::Sandbox::User=root"]
+        rc, _out, err = self.run([*argv, f"{pkg['name']}:{pkg['arch']}={pkg['version']}"], cwd=dest)
+        if rc == 0 and os.path.isfile(target) and self._deb_matches(target, pkg):
+            return {"file": filename, "origin": "download"}
+        if os.path.exists(target):
+            os.unlink(target)
+        reason = err.strip().splitlines()[-1] if err.strip() else f"rc={rc}"
+        rebuilt = debpack.repack(pkg["name"], pkg["arch"], dest, self.run)
+        self.warnings.extend(f"{pkg['name']} rebuilt: {w}" for w in rebuilt["warnings"])
+        return {
+            "file": os.path.basename(rebuilt["path"]),
+            "origin": "rebuilt",
+            "note": f"not in apt's cache and not downloadable ({reason}); rebuilt from the "
+            "installed files",
+        }
+
+    def _deb_matches(self, path: str, pkg: dict[str, Any]) -> bool:
+        rc, out, _err = self.run(["dpkg-deb", "-f", path, "Package", "Version", "Architecture"])
+        if rc != 0:
+            return False
+        fields = dict(line.split(": ", 1) for line in out.splitlines() if ": " in line)
+        return (fields.get("Package"), fields.get("Version"), fields.get("Architecture")) == (
+            pkg["name"],
+            pkg["version"],
+            pkg["arch"],
+        )
+
+    def restore(self, files: list[str]) -> None:
+        self._ok(["dpkg", "-i", "--force-confold", "--force-downgrade", *files], "dpkg -i")
+
+    def audit(self) -> str:
+        rc, out, err = self.run(["dpkg", "--audit"])
+        return (out + err).strip() if rc == 0 else (out + err).strip() or f"dpkg --audit rc={rc}"
+
+
+class DnfManager(Manager):
+    """rpm + dnf (or yum): planned from ``check-update``, upgraded with ``dnf upgrade``."""
+
+    name = "dnf"
+    tool = "dnf"
+    RPM_FORMAT = "%{NAME}\\t%{EPOCHNUM}:%{VERSION}-%{RELEASE}\\t%{ARCH}\\t%{SOURCERPM}\\n"
+
+    def installed(self) -> list[dict[str, Any]]:
+        out = self._ok(["rpm", "-qa", "--qf", self.RPM_FORMAT], "rpm -qa")
+        packages = []
+        for line in out.replace("\\t", "\t").splitlines():
+            cols = line.split("\t")
+            if len(cols) != 4:
+                continue
+            name, version, arch, source = cols
+            version = version[2:] if version.startswith("0:") else version
+            packages.append(
+                {
+                    "name": name,
+                    "arch": arch,
+                    "version": version,
+                    "source": source.rsplit("-", 2)[0],
+                    "installed": True,
+                }
+            )
+        return packages
+
+    def updates(self, names: list[str]) -> list[dict[str, Any]]:
+        rc, out, err = self.run([self.tool, "-q", "check-update", *names])
+        if rc not in (0, 100):  # 100 = updates available
+            raise PackageError(f"{self.tool} check-update failed (rc={rc}): {err.strip()[-300:]}")
+        return parse_dnf_check_update(out)
+
+    def upgrade(self, plan: list[dict[str, Any]], lock_timeout: int) -> None:
+        targets = [
+            f"{p['name']}-{p['to'].split(':', 1)[-1]}.{p['arch']}"
+            for p in plan
+            if p["action"] == "upgrade"
+        ]
+        self._ok([self.tool, "-y", "upgrade", *targets], f"{self.tool} upgrade")
+
+    def copy_package(self, pkg: dict[str, Any], dest: str) -> dict[str, Any]:
+        nevra = f"{pkg['name']}-{pkg['version'].split(':', 1)[-1]}.{pkg['arch']}"
+        self._ok([self.tool, "download", "--destdir", dest, nevra], f"{self.tool} download")
+        return {"file": f"{nevra}.rpm", "origin": "download"}
+
+    def restore(self, files: list[str]) -> None:
+        self._ok(["rpm", "-Uvh", "--oldpackage", *files], "rpm -U --oldpackage")
+
+    def audit(self) -> str:
+        rc, out, err = self.run(["rpm", "-Va", "--nofiles", "--nodigest"])
+        return "" if rc == 0 else (out + err).strip()
+
+
+class ZypperManager(DnfManager):
+    """rpm + zypper: planned from ``zypper --xmlout list-updates``."""
+
+    name = "zypper"
+    tool = "zypper"
+
+    def updates(self, names: list[str]) -> list[dict[str, Any]]:
+        rc, out, err = self.run(["zypper", "--non-interactive", "--xmlout", "list-updates"])
+        if rc != 0:
+            raise PackageError(f"zypper list-updates failed (rc={rc}): {err.strip()[-300:]}")
+        return [u for u in parse_zypper_updates(out) if not names or u["name"] in names]
+
+    def upgrade(self, plan: list[dict[str, Any]], lock_timeout: int) -> None:
+        targets = [f"{p['name']}={p['to']}" for p in plan if p["action"] == "upgrade"]
+        self._ok(
+            ["zypper", "--non-interactive", "install", "--no-recommends", *targets],
+            "zypper install",
+        )
+
+    def copy_package(self, pkg: dict[str, Any], dest: str) -> dict[str, Any]:
+        raise PackageError("zypper: rollback copies are not supported yet; use the apt path")
+
+
+MANAGERS = {"apt": AptManager, "dnf": DnfManager, "yum": DnfManager, "zypper": ZypperManager}
+
+
+def private_lists_dir() -> str:
+    """A scratch copy of apt's lists directory for check mode (apt-get update writes there)."""
+    tmp = tempfile.mkdtemp(prefix="patchwise-apt-lists-")
+    source = "/var/lib/apt/lists"
+    if os.path.isdir(source):
+        for entry in os.listdir(source):
+            path = os.path.join(source, entry)
+            if os.path.isfile(path) and entry != "lock":
+                shutil.copy2(path, tmp)
+    os.makedirs(os.path.join(tmp, "partial"), exist_ok=True)
+    return tmp
+
+
+def host_name() -> str:
+    return socket.gethostname()

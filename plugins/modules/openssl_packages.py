@@ -1,0 +1,548 @@
+#!/usr/bin/python
+# SPDX-License-Identifier: GPL-3.0-or-later
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: openssl_packages
+short_description: Upgrade only the OpenSSL packages, with a rollback point, or restore one
+version_added: 0.1.0
+description:
+  - With O(state=latest), upgrades only the installed OpenSSL packages to the newest version the
+    repositories offer, or to O(version). On Debian those are the installed binary packages
+    built from the C(openssl) source (C(libssl3), C(libssl3t64), C(openssl), C(libssl-dev), ...).
+    On the RHEL family C(openssl), C(openssl-libs) and friends; on SUSE C(openssl-N) and
+    C(libopensslN).
+  - "Pre-flight before any change: the package locks are free (bounded wait), enough disk space,
+    the repositories are reachable (C(apt-get update) reports no failed source), the target
+    version is offered for every package, and apt's simulation changes no other package."
+  - Before changing anything it records a B(rollback point) under
+    O(rollback_dir)/O(run_id)/ (mode 0700), a C(manifest.json) with the exact installed versions
+    and the sha256 of a local copy of each package that will change. The copy comes from apt's
+    cache when the exact file is there, else from C(apt-get download) of that exact version,
+    else it is rebuilt from the installed files and dpkg's control data (as dpkg-repack does).
+  - With O(state=restored), installs the local copies of a rollback point (C(dpkg -i) of the
+    exact files, allowing downgrades), then checks that every version equals the recorded one
+    and that C(dpkg --audit) reports nothing. The repositories are not needed.
+  - Runs non-interactively (C(DEBIAN_FRONTEND=noninteractive), needrestart suspended, dpkg
+    C(--force-confold)). It never restarts services; see the refresh role.
+  - The apt path is tested on real hosts; the dnf/yum and zypper paths are tested on recorded
+    outputs of those tools only.
+author:
+  - patchwise.openssl maintainers
+attributes:
+  check_mode:
+    support: full
+    description:
+      - Reports the plan (which package from which version to which) and changes nothing.
+      - C(apt-get update) then writes to a private copy of apt's lists, removed afterwards.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+options:
+  state:
+    description:
+      - V(latest) upgrades to the newest offered version or to O(version).
+      - V(restored) installs the packages of a rollback point.
+    type: str
+    choices: [latest, restored]
+    default: latest
+  version:
+    description:
+      - Exact package version to install for every selected package (for example
+        V(3.0.17-1~deb12u2)). Default is the repository's candidate.
+      - A version older than the installed one is refused; use O(state=restored).
+    type: str
+  packages:
+    description:
+      - Explicit package names instead of detection. Use with care; all packages of one
+        OpenSSL source must move together.
+    type: list
+    elements: str
+    default: []
+  include_leftover:
+    description: Also upgrade packages of an older OpenSSL series (for example C(libssl1.1)).
+    type: bool
+    default: false
+  update_cache:
+    description: Refresh the package lists first (the reachability check).
+    type: bool
+    default: true
+  lock_timeout:
+    description: Seconds to wait for the package manager lock.
+    type: int
+    default: 120
+  min_free_mb:
+    description:
+      - Free MiB required on the file systems of the package cache, C(/usr) and O(rollback_dir).
+    type: int
+    default: 200
+  allow_other_changes:
+    description:
+      - Proceed when apt's simulation would also install, upgrade or remove packages that are
+        not OpenSSL packages. Off by default.
+    type: bool
+    default: false
+  rollback_dir:
+    description: Directory holding the rollback points.
+    type: path
+    default: /var/lib/patchwise-openssl/rollback
+  run_id:
+    description:
+      - Name of the rollback point to write (O(state=latest)) or to restore (O(state=restored)).
+      - For V(latest) the default is the current UTC time (C(20260403T142932Z)).
+      - For V(restored) the default is the newest rollback point, unless O(manifest) is given.
+    type: str
+  manifest:
+    description: Path of a rollback point's C(manifest.json) to restore.
+    type: path
+  keep:
+    description:
+      - Rollback points kept under O(rollback_dir).
+      - Older ones are removed after a new one is written.
+    type: int
+    default: 5
+  pkg_mgr:
+    description: Package manager; V(auto) detects it.
+    type: str
+    choices: [auto, apt, dnf, yum, zypper]
+    default: auto
+notes:
+  - Needs root. Package operations need the package database locks; rollback points live in a
+    root-only directory.
+seealso:
+  - role: patchwise.openssl.patch
+  - role: patchwise.openssl.rollback
+"""
+
+EXAMPLES = r"""
+---
+- name: Plan the upgrade (check mode shows from which version to which)
+  patchwise.openssl.openssl_packages:
+    state: latest
+  check_mode: true
+  register: plan
+
+- name: Upgrade the OpenSSL packages, recording a rollback point first
+  patchwise.openssl.openssl_packages:
+    state: latest
+    run_id: "{{ lookup('ansible.builtin.pipe', 'date -u +%Y%m%dT%H%M%SZ') }}"
+  register: upgrade
+
+- name: Go back to exactly what was installed before
+  patchwise.openssl.openssl_packages:
+    state: restored
+    run_id: "{{ upgrade.rollback_point.run_id }}"
+"""
+
+RETURN = r"""
+manager:
+  description: Package manager used.
+  returned: always
+  type: str
+  sample: apt
+plan:
+  description:
+    - One entry per selected package, with C(name), C(arch), C(from), C(to), C(action)
+      (C(upgrade), C(none), C(restore)), C(leftover).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {"name": "libssl3", "arch": "amd64", "from": "3.0.20-1~deb12u2",
+       "to": "3.0.22-1~deb12u2", "action": "upgrade", "leftover": false}
+before:
+  description: Installed versions of the selected packages before the run (name to version).
+  returned: always
+  type: dict
+  sample: {"libssl3": "3.0.20-1~deb12u2", "openssl": "3.0.20-1~deb12u2"}
+after:
+  description: Installed versions after the run; equal to RV(before) in check mode.
+  returned: always
+  type: dict
+changed_packages:
+  description:
+    - Packages whose version changed (or would change in check mode).
+    - Each with C(name), C(from), C(to).
+  returned: always
+  type: list
+  elements: dict
+leftover:
+  description: Installed packages of an older OpenSSL series that were left alone.
+  returned: always
+  type: list
+  elements: dict
+rollback_point:
+  description:
+    - The rollback point written (O(state=latest)) or restored (O(state=restored)), with
+      C(run_id), C(path), C(manifest) and C(packages) (C(name), C(arch), C(version), C(file),
+      C(sha256), C(origin) = C(apt-cache), C(download) or C(rebuilt)).
+    - Empty when nothing had to change, and in check mode for O(state=latest).
+  returned: always
+  type: dict
+preflight:
+  description: Results of the pre-flight checks (C(lock), C(disk), C(repositories), C(simulation)).
+  returned: always
+  type: dict
+audit:
+  description: Output of C(dpkg --audit) after a restore (empty when consistent).
+  returned: when O(state=restored)
+  type: str
+pruned:
+  description: Rollback points removed because of O(keep).
+  returned: always
+  type: list
+  elements: str
+"""
+
+import datetime  # noqa: E402
+import os  # noqa: E402
+import shutil  # noqa: E402
+
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+from ansible_collections.patchwise.openssl.plugins.module_utils._openssl import (  # noqa: E402
+    pkgops,
+)
+from ansible_collections.patchwise.openssl.plugins.module_utils._openssl.errors import (  # noqa: E402
+    PatchwiseError,
+)
+
+
+class Operation:
+    """One run of the module: pre-flight, plan, rollback point, change, check."""
+
+    def __init__(self, module: AnsibleModule) -> None:
+        self.module = module
+        self.params = module.params
+        self.result: dict = {
+            "changed": False,
+            "plan": [],
+            "before": {},
+            "after": {},
+            "changed_packages": [],
+            "leftover": [],
+            "rollback_point": {},
+            "preflight": {},
+            "pruned": [],
+        }
+        self.lists_dir = None
+        name = self._detect_manager()
+        if module.check_mode and name == "apt" and self.params["update_cache"]:
+            self.lists_dir = pkgops.private_lists_dir()
+        self.mgr = pkgops.MANAGERS[name](self.run, self.lists_dir)
+        self.result["manager"] = self.mgr.name
+
+    def run(self, argv: list, cwd: str | None = None) -> tuple:
+        env = dict(pkgops.NONINTERACTIVE_ENV)
+        return self.module.run_command(argv, cwd=cwd, environ_update=env)
+
+    def _detect_manager(self) -> str:
+        wanted = self.params["pkg_mgr"]
+        if wanted != "auto":
+            return wanted
+        for name, binary in (
+            ("apt", "apt-get"),
+            ("dnf", "dnf"),
+            ("zypper", "zypper"),
+            ("yum", "yum"),
+        ):
+            if self.module.get_bin_path(binary):
+                return name
+        self.module.fail_json(msg="no supported package manager found (apt-get, dnf, yum, zypper)")
+        return "unknown"
+
+    def fail(self, msg: str) -> None:
+        self.cleanup()
+        self.result["warnings_list"] = self.mgr.warnings
+        self.module.fail_json(msg=msg, **self.result)
+
+    def cleanup(self) -> None:
+        if self.lists_dir:
+            shutil.rmtree(self.lists_dir, ignore_errors=True)
+            self.lists_dir = None
+
+    # --- shared pre-flight ---
+    def preflight_local(self) -> None:
+        if not self.module.check_mode:
+            lock = pkgops.wait_for_lock(self.params["lock_timeout"])
+        else:
+            free, detail = pkgops.lock_free()
+            lock = {"free": free, "waited_seconds": 0, "detail": detail}
+        self.result["preflight"]["lock"] = lock
+        if not lock["free"]:
+            self.fail(
+                f"pre-flight: package lock not free after {lock['waited_seconds']} s: "
+                f"{lock['detail']}"
+            )
+        disk = pkgops.free_space(
+            [
+                "/var/cache/apt/archives" if self.mgr.name == "apt" else "/var/cache",
+                "/usr",
+                self.params["rollback_dir"],
+            ],
+            self.params["min_free_mb"],
+        )
+        self.result["preflight"]["disk"] = disk
+        if not disk["ok"]:
+            self.fail("pre-flight: not enough free disk space: " + "; ".join(disk["problems"]))
+
+    # --- state=latest ---
+    def latest(self) -> None:
+        self.preflight_local()
+        installed = self.mgr.installed()
+        selected, leftover = pkgops.select_openssl(
+            installed, self.mgr.name, self.params["include_leftover"], self.params["packages"]
+        )
+        self.result["leftover"] = leftover
+        self.result["before"] = {p["name"]: p["version"] for p in selected}
+        self.result["after"] = dict(self.result["before"])
+        if not selected:
+            self.mgr.warnings.append("no OpenSSL package is installed; nothing to do")
+            return
+        plan = self._plan(selected)
+        self.result["plan"] = plan
+        upgrades = [p for p in plan if p["action"] == "upgrade"]
+        self.result["changed_packages"] = [
+            {"name": p["name"], "from": p["from"], "to": p["to"]} for p in upgrades
+        ]
+        if not upgrades:
+            return
+        self.result["changed"] = True
+        if self.module.check_mode:
+            self.result["after"].update({p["name"]: p["to"] for p in upgrades})
+            return
+        self.record_rollback_point(selected, upgrades)
+        self.mgr.upgrade(plan, self.params["lock_timeout"])
+        self._check_after(upgrades)
+
+    def _plan(self, selected: list) -> list:
+        names = [p["name"] for p in selected]
+        version = self.params["version"]
+        if self.mgr.name != "apt":
+            return pkgops.plan_rpm(selected, self.mgr.updates(names), version)
+        if self.params["update_cache"]:
+            errors = self.mgr.update_cache(self.params["lock_timeout"])
+            self.result["preflight"]["repositories"] = {"ok": not errors, "errors": errors}
+            if errors:
+                self.fail("pre-flight: a package repository is unreachable: " + "; ".join(errors))
+        plan = pkgops.plan_apt(selected, self.mgr.policy(names), version)
+        self.result["plan"] = plan
+        missing = [p for p in plan if p["action"] == "unavailable"]
+        if missing:
+            self.fail(
+                "pre-flight: target version not available: "
+                + "; ".join(f"{p['name']}: {p['reason']}" for p in missing)
+            )
+        downgrades = [p for p in plan if p["action"] == "downgrade"]
+        if downgrades:
+            self.fail(
+                "refusing to downgrade "
+                + ", ".join(f"{p['name']} {p['from']} -> {p['to']}" for p in downgrades)
+                + "; use state=restored with a rollback point"
+            )
+        if any(p["action"] == "upgrade" for p in plan):
+            sim = self.mgr.simulate(plan)
+            problems = pkgops.check_simulation(sim, plan)
+            self.result["preflight"]["simulation"] = {"ok": not problems, "problems": problems}
+            if problems and not (self.params["allow_other_changes"] and not sim["errors"]):
+                self.fail(
+                    "pre-flight: apt's simulation does more than the plan: " + "; ".join(problems)
+                )
+        return plan
+
+    def record_rollback_point(self, selected: list, upgrades: list) -> None:
+        run_id = self.params["run_id"] or pkgops.new_run_id()
+        if not pkgops.valid_run_id(run_id):
+            self.fail(f"run_id {run_id!r}: letters, digits, '.', '_' and '-' only")
+        root = self.params["rollback_dir"]
+        directory = os.path.join(root, run_id)
+        pkgops.make_private_dir(root)
+        pkgops.make_private_dir(directory)
+        changing = {p["name"] for p in upgrades}
+        entries = []
+        for pkg in selected:
+            if pkg["name"] not in changing:
+                continue
+            copy = self.mgr.copy_package(pkg, directory)
+            path = os.path.join(directory, copy["file"])
+            entries.append(
+                {
+                    "name": pkg["name"],
+                    "arch": pkg["arch"],
+                    "version": pkg["version"],
+                    "file": copy["file"],
+                    "sha256": pkgops.sha256_file(path),
+                    "size": os.path.getsize(path),
+                    "origin": copy["origin"],
+                    "note": copy.get("note"),
+                }
+            )
+        manifest = {
+            "format": pkgops.MANIFEST_FORMAT,
+            "run_id": run_id,
+            "created_at": datetime.datetime.now(datetime.timezone.utc).strftime(
+                "%Y-%m-%dT%H:%M:%SZ"
+            ),
+            "host": pkgops.host_name(),
+            "manager": self.mgr.name,
+            "packages": entries,
+            "unchanged": [
+                {"name": p["name"], "version": p["version"]}
+                for p in selected
+                if p["name"] not in changing
+            ],
+            "planned": [{"name": p["name"], "from": p["from"], "to": p["to"]} for p in upgrades],
+            "restores": [],
+        }
+        path = pkgops.write_manifest(directory, manifest)
+        self.result["rollback_point"] = {
+            "run_id": run_id,
+            "path": directory,
+            "manifest": path,
+            "packages": entries,
+        }
+        self.result["pruned"] = pkgops.prune_rollback_points(root, self.params["keep"], run_id)
+
+    def _check_after(self, upgrades: list) -> None:
+        now = {
+            p["name"]: p["version"]
+            for p in self.mgr.installed()
+            if p["name"] in self.result["before"]
+        }
+        self.result["after"] = now
+        wrong = [
+            f"{p['name']} is {now.get(p['name'])}, planned {p['to']}"
+            for p in upgrades
+            if now.get(p["name"]) != p["to"]
+        ]
+        if wrong:
+            self.fail("after the upgrade: " + "; ".join(wrong))
+
+    # --- state=restored ---
+    def restored(self) -> None:
+        path = self._manifest_path()
+        manifest = pkgops.load_manifest(path)
+        directory = os.path.dirname(path)
+        self.result["rollback_point"] = {
+            "run_id": manifest.get("run_id"),
+            "path": directory,
+            "manifest": path,
+            "packages": manifest["packages"],
+        }
+        problems = pkgops.verify_manifest_files(directory, manifest)
+        if problems:
+            self.fail("rollback point is not usable: " + "; ".join(problems))
+        installed = {p["name"]: p for p in self.mgr.installed()}
+        wanted = manifest["packages"]
+        self.result["before"] = {
+            p["name"]: installed.get(p["name"], {}).get("version") for p in wanted
+        }
+        self.result["after"] = dict(self.result["before"])
+        todo = [p for p in wanted if self.result["before"][p["name"]] != p["version"]]
+        self.result["plan"] = [
+            {
+                "name": p["name"],
+                "arch": p["arch"],
+                "from": self.result["before"][p["name"]],
+                "to": p["version"],
+                "action": "restore" if p in todo else "none",
+                "leftover": False,
+            }
+            for p in wanted
+        ]
+        self.result["changed_packages"] = [
+            {"name": p["name"], "from": self.result["before"][p["name"]], "to": p["version"]}
+            for p in todo
+        ]
+        if not todo:
+            self.result["audit"] = self.mgr.audit()
+            return
+        self.result["changed"] = True
+        if self.module.check_mode:
+            self.result["after"].update({p["name"]: p["version"] for p in todo})
+            self.result["audit"] = ""
+            return
+        self.preflight_local()
+        self.mgr.restore([os.path.join(directory, os.path.basename(p["file"])) for p in wanted])
+        now = {p["name"]: p["version"] for p in self.mgr.installed()}
+        self.result["after"] = {p["name"]: now.get(p["name"]) for p in wanted}
+        wrong = [
+            f"{p['name']} is {now.get(p['name'])}, recorded {p['version']}"
+            for p in wanted
+            if now.get(p["name"]) != p["version"]
+        ]
+        audit = self.mgr.audit()
+        self.result["audit"] = audit
+        self._append_restore(path, manifest, not wrong and not audit)
+        if wrong:
+            self.fail("after the restore: " + "; ".join(wrong))
+        if audit:
+            self.fail(f"after the restore the package database is inconsistent: {audit}")
+
+    def _manifest_path(self) -> str:
+        if self.params["manifest"]:
+            return self.params["manifest"]
+        root = self.params["rollback_dir"]
+        run_id = self.params["run_id"]
+        if run_id:
+            if not pkgops.valid_run_id(run_id):
+                self.fail(f"run_id {run_id!r}: letters, digits, '.', '_' and '-' only")
+            return os.path.join(root, run_id, pkgops.MANIFEST)
+        points = pkgops.list_rollback_points(root)
+        if not points:
+            self.fail(f"no rollback point under {root}")
+        return os.path.join(points[-1]["path"], pkgops.MANIFEST)
+
+    def _append_restore(self, path: str, manifest: dict, ok: bool) -> None:
+        manifest.setdefault("restores", []).append(
+            {
+                "at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "ok": ok,
+                "versions": self.result["after"],
+            }
+        )
+        pkgops.write_manifest(os.path.dirname(path), manifest)
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "state": {"type": "str", "choices": ["latest", "restored"], "default": "latest"},
+            "version": {"type": "str"},
+            "packages": {"type": "list", "elements": "str", "default": []},
+            "include_leftover": {"type": "bool", "default": False},
+            "update_cache": {"type": "bool", "default": True},
+            "lock_timeout": {"type": "int", "default": 120},
+            "min_free_mb": {"type": "int", "default": 200},
+            "allow_other_changes": {"type": "bool", "default": False},
+            "rollback_dir": {"type": "path", "default": "/var/lib/patchwise-openssl/rollback"},
+            "run_id": {"type": "str"},
+            "manifest": {"type": "path"},
+            "keep": {"type": "int", "default": 5},
+            "pkg_mgr": {
+                "type": "str",
+                "choices": ["auto", "apt", "dnf", "yum", "zypper"],
+                "default": "auto",
+            },
+        },
+        supports_check_mode=True,
+    )
+    op = Operation(module)
+    try:
+        if module.params["state"] == "latest":
+            op.latest()
+        else:
+            op.restored()
+    except PatchwiseError as exc:
+        op.fail(str(exc))
+    op.cleanup()
+    for warning in op.mgr.warnings:
+        module.warn(warning)
+    module.exit_json(warnings_list=op.mgr.warnings, **op.result)
+
+
+if __name__ == "__main__":
+    main()
