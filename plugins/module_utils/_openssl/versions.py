@@ -54,8 +54,6 @@ _FIPS_RE = re.compile(
     r"(?:\.(?P<patch>0|[1-9][0-9]{0,3}))?"
 )
 
-SortKey = tuple[int, int, int, int, str, int, int]
-
 
 @functools.total_ordering
 class OpenSSLVersion:
@@ -167,11 +165,11 @@ class OpenSSLVersion:
         )
 
     @property
-    def sort_key(self) -> SortKey:
+    def sort_key(self) -> tuple[int, int, int, int, str, int, int]:
         """Tuple that orders versions of one kind exactly like the comparison operators."""
         return self._key
 
-    def _sort_key(self) -> SortKey:
+    def _sort_key(self) -> tuple[int, int, int, int, str, int, int]:
         if self.snapshot:
             # the branch head in CVS: after every lettered release of these numbers
             return (self.major, self.minor, self.patch, _SNAPSHOT_RANK, "", _SNAPSHOT_RANK, 0)

@@ -22,7 +22,13 @@ from hypothesis import strategies as st
 
 V = OpenSSLVersion.parse
 
-SHARED_SECJSON = Path("/work/shared/data/openssl-release-metadata/secjson")
+SHARED_SECJSON = (
+    Path(__file__).resolve().parents[5].parent
+    / "shared"
+    / "data"
+    / "openssl-release-metadata"
+    / "secjson"
+)
 
 
 # Real version strings in ascending order (from OpenSSL's release history and advisories).
