@@ -1,0 +1,555 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One pass over /proc: which processes map libssl/libcrypto, and is that copy stale?
+
+Cost model: every ``/proc/PID/maps`` is read exactly once and tested with two substring checks;
+everything else (status, exe, cmdline, cgroup, namespaces, stat of the mapped path, fd links,
+socket tables) is done only for the processes that map an OpenSSL library.
+
+Stale means either
+
+* the maps line ends in `` (deleted)`` (the file was unlinked, e.g. replaced by dpkg/rpm), or
+* the inode in the maps line differs from ``stat`` of the same path resolved through
+  ``/proc/PID/root`` (the process's own root, so container processes are compared with their
+  own file system, never with the host's). Only the inode is compared: on overlay file systems
+  maps shows the device of the underlying layer while ``stat`` shows the overlay device.
+
+Processes exit mid-scan: ENOENT/ESRCH are skipped silently. EACCES/EPERM are reported in
+``unreadable``. Nothing here raises for I/O reasons.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+from typing import Any, Callable
+
+from ansible_collections.patchwise.openssl.plugins.module_utils._openssl.errors import ParseError
+
+LIB_NAME_RE = re.compile(r"^lib(?P<kind>ssl|crypto)(?:-[0-9a-f]{8})?\.so(?:\.\d[0-9A-Za-z.]*)?$")
+DELETED = " (deleted)"
+_GONE = (errno.ENOENT, errno.ESRCH)
+_DENIED = (errno.EACCES, errno.EPERM)
+TCP_LISTEN = "0A"
+UDP_UNCONNECTED = "07"
+
+
+def library_kind(path: str) -> str | None:
+    """Return "libssl"/"libcrypto" when the basename is an OpenSSL shared library (not NSS's
+    ``libssl3.so``)."""
+    base = path.rsplit("/", 1)[-1]
+    match = LIB_NAME_RE.match(base)
+    return "lib" + match.group("kind") if match else None
+
+
+def parse_maps_line(line: str) -> dict[str, Any]:
+    """Parse one /proc/PID/maps line. Raises :class:`ParseError` on malformed input."""
+    parts = line.split(None, 5)
+    if len(parts) < 5:
+        raise ParseError(f"short maps line: {line[:80]!r}")
+    addr, perms, offset, dev, inode = parts[:5]
+    path = parts[5].rstrip("\n") if len(parts) == 6 else ""
+    start, sep, end = addr.partition("-")
+    try:
+        start_i, end_i = int(start, 16), int(end, 16)
+        offset_i = int(offset, 16)
+        inode_i = int(inode)
+        major, _, minor = dev.partition(":")
+        dev_t = (int(major, 16), int(minor, 16))
+    except ValueError as exc:
+        raise ParseError(f"malformed maps line: {line[:80]!r}") from exc
+    if not sep or len(perms) != 4:
+        raise ParseError(f"malformed maps line: {line[:80]!r}")
+    deleted = path.endswith(DELETED)
+    if deleted:
+        path = path[: -len(DELETED)]
+    return {
+        "start": start_i,
+        "end": end_i,
+        "range": addr,
+        "perms": perms,
+        "offset": offset_i,
+        "dev": dev_t,
+        "inode": inode_i,
+        "path": path,
+        "deleted": deleted,
+    }
+
+
+def openssl_mappings(maps_text: str) -> list[dict[str, Any]]:
+    """Return one entry per mapped OpenSSL library file (path + inode) from a maps text."""
+    found: dict[tuple[str, int, tuple[int, int]], dict[str, Any]] = {}
+    for line in maps_text.splitlines():
+        if "libssl" not in line and "libcrypto" not in line:
+            continue
+        try:
+            entry = parse_maps_line(line)
+        except ParseError:
+            continue
+        kind = library_kind(entry["path"])
+        if kind is None or not entry["path"].startswith("/"):
+            continue
+        key = (entry["path"], entry["inode"], entry["dev"])
+        lib = found.get(key)
+        if lib is None:
+            lib = {
+                "path": entry["path"],
+                "kind": kind,
+                "inode": entry["inode"],
+                "dev": entry["dev"],
+                "deleted": entry["deleted"],
+                "first_range": None,
+            }
+            found[key] = lib
+        if entry["offset"] == 0 and lib["first_range"] is None:
+            lib["first_range"] = entry["range"]
+    return list(found.values())
+
+
+def parse_cgroup(text: str) -> dict[str, Any]:
+    """Map a /proc/PID/cgroup text (v1 or v2) to the systemd unit and container runtime.
+
+    Returns ``{path, service, scope, user_service, container_runtime, container_id}``.
+    """
+    result: dict[str, Any] = {
+        "path": None,
+        "service": None,
+        "scope": None,
+        "user_service": None,
+        "container_runtime": None,
+        "container_id": None,
+    }
+    chosen = None
+    fallback = None
+    for line in text.splitlines()[:256]:
+        parts = line.strip().split(":", 2)
+        if len(parts) != 3:
+            continue
+        hierarchy, controllers, path = parts
+        unified = hierarchy == "0" and controllers == "" and path not in ("", "/")
+        if unified or (controllers == "name=systemd" and chosen is None):
+            chosen = path
+        elif fallback is None and path not in ("", "/"):
+            fallback = path
+    path = chosen or fallback
+    if not path:
+        return result
+    result["path"] = path
+    _container_from_cgroup(path, result)
+    components = [c for c in path.split("/") if c]
+    for comp in components:
+        if re.match(r"^user@\d+\.service$", comp):
+            result["user_service"] = comp
+    for comp in reversed(components):
+        if comp.endswith(".service") and not re.match(r"^user@\d+\.service$", comp):
+            result["service"] = comp
+            break
+        if comp.endswith(".scope"):
+            result["scope"] = comp
+            if comp == "init.scope":
+                # PID 1, or a user's systemd manager when under user@UID.service
+                result["service"] = result["user_service"] or "init.scope"
+            break
+    return result
+
+
+_CONTAINER_PATTERNS = (
+    ("docker", re.compile(r"(?:^|/)docker[-/](?P<id>[0-9a-f]{12,64})(?:\.scope)?$")),
+    ("podman", re.compile(r"(?:^|/)libpod-(?:conmon-)?(?P<id>[0-9a-f]{12,64})(?:\.scope)?")),
+    ("containerd", re.compile(r"cri-containerd-(?P<id>[0-9a-f]{12,64})\.scope")),
+    ("crio", re.compile(r"crio-(?:conmon-)?(?P<id>[0-9a-f]{12,64})\.scope")),
+    ("kubernetes", re.compile(r"/kubepods[^/]*/(?:.*/)?(?:pod[^/]+/)(?P<id>[0-9a-f]{12,64})$")),
+    ("lxc", re.compile(r"(?:^|/)lxc(?:\.payload)?[./](?P<id>[^/]+)")),
+    ("machine", re.compile(r"/machine\.slice/(?P<id>[^/]+\.scope)")),
+)
+
+
+def _container_from_cgroup(path: str, result: dict[str, Any]) -> None:
+    for runtime, pattern in _CONTAINER_PATTERNS:
+        match = pattern.search(path)
+        if match:
+            result["container_runtime"] = runtime
+            result["container_id"] = match.group("id")
+            return
+
+
+def _hex_ip(text: str) -> str:
+    """Decode the address column of /proc/net/tcp{,6} (host byte order, 32-bit words)."""
+    if len(text) == 8:
+        raw = bytes.fromhex(text)[::-1]
+        return ".".join(str(b) for b in raw)
+    if len(text) == 32:
+        words = [bytes.fromhex(text[i : i + 8])[::-1] for i in range(0, 32, 8)]
+        raw = b"".join(words)
+        groups = [raw[i : i + 2].hex() for i in range(0, 16, 2)]
+        return _compress_ipv6(groups)
+    raise ParseError(f"bad address {text!r}")
+
+
+def _compress_ipv6(groups: list[str]) -> str:
+    if groups[:6] == ["0000"] * 5 + ["ffff"]:
+        raw = bytes.fromhex("".join(groups[6:]))
+        return "::ffff:" + ".".join(str(b) for b in raw)
+    trimmed = [g.lstrip("0") or "0" for g in groups]
+    best_start, best_len = -1, 0
+    i = 0
+    while i < 8:
+        if trimmed[i] == "0":
+            j = i
+            while j < 8 and trimmed[j] == "0":
+                j += 1
+            if j - i > best_len and j - i > 1:
+                best_start, best_len = i, j - i
+            i = j
+        else:
+            i += 1
+    if best_start < 0:
+        return ":".join(trimmed)
+    head = ":".join(trimmed[:best_start])
+    tail = ":".join(trimmed[best_start + best_len :])
+    return f"{head}::{tail}"
+
+
+def parse_net_table(text: str, proto: str) -> dict[int, dict[str, Any]]:
+    """Parse /proc/net/{tcp,tcp6,udp,udp6}; return listening sockets by inode.
+
+    TCP: state LISTEN (0A). UDP: state 07 with remote address all zero (unconnected bound).
+    Malformed lines are skipped.
+    """
+    sockets: dict[int, dict[str, Any]] = {}
+    for line in text.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) < 10:
+            continue
+        local, remote, state, inode = fields[1], fields[2], fields[3], fields[9]
+        if proto.startswith("tcp") and state != TCP_LISTEN:
+            continue
+        if proto.startswith("udp") and (
+            state != UDP_UNCONNECTED or set(remote.replace(":", "")) != {"0"}
+        ):
+            continue
+        try:
+            addr_hex, _, port_hex = local.partition(":")
+            entry = {"proto": proto, "address": _hex_ip(addr_hex), "port": int(port_hex, 16)}
+            sockets[int(inode)] = entry
+        except (ParseError, ValueError):
+            continue
+    return sockets
+
+
+class ProcReader:
+    """Thin, injectable file-system access to /proc (unit tests pass a fake root)."""
+
+    def __init__(self, root: str = "/proc") -> None:
+        self.root = root
+
+    def path(self, *parts: str) -> str:
+        return os.path.join(self.root, *parts)
+
+    def listdir(self) -> list[str]:
+        return os.listdir(self.root)
+
+    def read_bytes(self, *parts: str) -> bytes:
+        with open(self.path(*parts), "rb") as fh:
+            return fh.read()
+
+    def read_text(self, *parts: str) -> str:
+        return self.read_bytes(*parts).decode("utf-8", "replace")
+
+    def readlink(self, *parts: str) -> str:
+        return os.readlink(self.path(*parts))
+
+    def stat(self, *parts: str) -> os.stat_result:
+        return os.stat(self.path(*parts))
+
+    def list_fds(self, pid: str) -> list[str]:
+        return os.listdir(self.path(pid, "fd"))
+
+
+def _status_fields(text: str) -> dict[str, str]:
+    fields = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key in ("Name", "PPid", "Uid"):
+            fields[key] = value.strip()
+    return fields
+
+
+def _user_name(uid: int, cache: dict[int, str | None]) -> str | None:
+    if uid not in cache:
+        try:
+            import pwd
+
+            cache[uid] = pwd.getpwuid(uid).pw_name
+        except (KeyError, ImportError):
+            cache[uid] = None
+    return cache[uid]
+
+
+class Scanner:
+    """Scan /proc once. ``scan()`` returns processes, unreadable processes and warnings."""
+
+    def __init__(
+        self,
+        reader: ProcReader | None = None,
+        listening: bool = True,
+        self_pid: int | None = None,
+        elf_reader: Callable[[str], dict[str, Any]] | None = None,
+    ) -> None:
+        self.reader = reader or ProcReader()
+        self.listening = listening
+        self.self_pid = str(self_pid if self_pid is not None else os.getpid())
+        self.elf_reader = elf_reader
+        self.warnings: list[str] = []
+        self.unreadable: list[dict[str, Any]] = []
+        self._stat_cache: dict[tuple[str, str], tuple[int, int] | str] = {}
+        self._net_cache: dict[str, dict[int, dict[str, Any]]] = {}
+        self._uid_cache: dict[int, str | None] = {}
+        self._root_ident: tuple[int, int] | None = None
+        self._self_mnt: str | None = None
+        self.pids_seen = 0
+
+    # -- phase 1: the cheap pass ---------------------------------------------------------
+    def _candidates(self) -> list[tuple[str, str]]:
+        hits = []
+        try:
+            entries = self.reader.listdir()
+        except OSError as exc:
+            self.warnings.append(f"cannot list {self.reader.root}: {exc.strerror or exc}")
+            return hits
+        for pid in entries:
+            if not pid.isdigit():
+                continue
+            self.pids_seen += 1
+            try:
+                data = self.reader.read_bytes(pid, "maps")
+            except OSError as exc:
+                if exc.errno in _DENIED:
+                    self._unreadable(pid, "maps: permission denied")
+                elif exc.errno not in _GONE:
+                    self._unreadable(pid, f"maps: {exc.strerror or exc}")
+                continue
+            if b"libssl" in data or b"libcrypto" in data:
+                hits.append((pid, data.decode("utf-8", "replace")))
+        return hits
+
+    def _unreadable(self, pid: str, error: str) -> None:
+        comm = self._safe(self.reader.read_text, pid, "comm")
+        comm = comm.strip() if comm else None
+        self.unreadable.append({"pid": int(pid), "comm": comm, "error": error})
+
+    # -- phase 2: details for the few ----------------------------------------------------
+    def _safe(self, func: Callable[..., Any], *args: str) -> Any:
+        try:
+            return func(*args)
+        except OSError:
+            return None
+
+    def _root_identity(self) -> tuple[int, int] | None:
+        if self._root_ident is None:
+            try:
+                st = self.reader.stat(self.self_pid, "root")
+                self._root_ident = (st.st_dev, st.st_ino)
+            except OSError:
+                try:
+                    st = os.stat("/")
+                    self._root_ident = (st.st_dev, st.st_ino)
+                except OSError:
+                    self._root_ident = None
+        return self._root_ident
+
+    def _container(
+        self, pid: str, mnt_ns: str | None, cgroup: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        if self._self_mnt is None:
+            self._self_mnt = self._safe(self.reader.readlink, self.self_pid, "ns", "mnt") or ""
+        other_ns = bool(mnt_ns and self._self_mnt and mnt_ns != self._self_mnt)
+        other_root = False
+        if other_ns:
+            try:
+                st = self.reader.stat(pid, "root")
+                other_root = (st.st_dev, st.st_ino) != self._root_identity()
+            except OSError:
+                other_root = False
+        if cgroup.get("container_runtime") or other_root:
+            return {
+                "id": cgroup.get("container_id"),
+                "runtime": cgroup.get("container_runtime"),
+                "mnt_ns": mnt_ns,
+            }
+        return None
+
+    def _stale(
+        self, pid: str, lib: dict[str, Any], mnt_ns: str | None
+    ) -> tuple[bool, str | None, str | None]:
+        if lib["deleted"]:
+            return True, "deleted", None
+        key = (mnt_ns or pid, lib["path"])
+        cached = self._stat_cache.get(key)
+        if cached is None:
+            try:
+                st = self.reader.stat(pid, "root", lib["path"].lstrip("/"))
+                cached = (st.st_ino, st.st_dev)
+            except OSError as exc:
+                cached = f"stat failed: {exc.strerror or exc}"
+            if mnt_ns:
+                self._stat_cache[key] = cached
+        if isinstance(cached, str):
+            return False, None, cached
+        if cached[0] != lib["inode"]:
+            return True, "inode_mismatch", None
+        return False, None, None
+
+    def _sockets(self, pid: str) -> list[dict[str, Any]]:
+        try:
+            fds = self.reader.list_fds(pid)
+        except OSError:
+            return []
+        inodes = set()
+        for fd in fds:
+            try:
+                target = self.reader.readlink(pid, "fd", fd)
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                try:
+                    inodes.add(int(target[8:-1]))
+                except ValueError:
+                    continue
+        if not inodes:
+            return []
+        table = self._net_table(pid)
+        found = [table[i] for i in inodes if i in table]
+        found.sort(key=lambda s: (s["proto"], s["port"], s["address"]))
+        return [dict(s) for s in found]
+
+    def _net_table(self, pid: str) -> dict[int, dict[str, Any]]:
+        net_ns = self._safe(self.reader.readlink, pid, "ns", "net") or f"pid:{pid}"
+        if net_ns not in self._net_cache:
+            table: dict[int, dict[str, Any]] = {}
+            for proto in ("tcp", "tcp6", "udp", "udp6"):
+                try:
+                    text = self.reader.read_text(pid, "net", proto)
+                except OSError:
+                    continue
+                table.update(parse_net_table(text, proto))
+            self._net_cache[net_ns] = table
+        return self._net_cache[net_ns]
+
+    def _describe(self, pid: str, maps_text: str) -> dict[str, Any] | None:
+        libs = openssl_mappings(maps_text)
+        if not libs:
+            return None
+        status = _status_fields(self._safe(self.reader.read_text, pid, "status") or "")
+        if not status:
+            # process exited between reading maps and status
+            return None
+        uid = None
+        try:
+            uid = int(status.get("Uid", "").split()[0])
+        except (ValueError, IndexError):
+            uid = None
+        cmdline_raw = self._safe(self.reader.read_bytes, pid, "cmdline") or b""
+        cmdline = [a.decode("utf-8", "replace") for a in cmdline_raw.split(b"\x00") if a]
+        mnt_ns = self._safe(self.reader.readlink, pid, "ns", "mnt")
+        cgroup = parse_cgroup(self._safe(self.reader.read_text, pid, "cgroup") or "")
+        exe = self._safe(self.reader.readlink, pid, "exe")
+        process = {
+            "pid": int(pid),
+            "ppid": int(status["PPid"]) if status.get("PPid", "").isdigit() else None,
+            "uid": uid,
+            "user": _user_name(uid, self._uid_cache) if uid is not None else None,
+            "exe": exe[: -len(DELETED)] if exe and exe.endswith(DELETED) else exe,
+            "exe_deleted": bool(exe and exe.endswith(DELETED)),
+            "comm": status.get("Name"),
+            "cmdline": cmdline,
+            "mnt_ns": mnt_ns,
+            "cgroup": cgroup["path"],
+            "container": self._container(pid, mnt_ns, cgroup),
+            "service": cgroup["service"],
+            "service_source": "systemd" if cgroup["service"] else "none",
+            "user_service": cgroup["user_service"],
+            "master_pid": None,
+            "listening": self._sockets(pid) if self.listening else [],
+            "libraries": [],
+            "stale": False,
+        }
+        for lib in libs:
+            stale, reason, check_error = self._stale(pid, lib, mnt_ns)
+            entry = {
+                "path": lib["path"],
+                "kind": lib["kind"],
+                "inode": lib["inode"],
+                "dev": f"{lib['dev'][0]:02x}:{lib['dev'][1]:02x}",
+                "deleted": lib["deleted"],
+                "stale": stale,
+                "stale_reason": reason,
+                "stale_check_error": check_error,
+                "build_id": None,
+                "version_text": None,
+                "package_version": None,
+                "map_range": lib["first_range"],
+            }
+            process["libraries"].append(entry)
+            process["stale"] = process["stale"] or stale
+        return process
+
+    def _content_of_mapped(self, processes: list[dict[str, Any]]) -> None:
+        """Build-id/version of deleted copies via /proc/PID/map_files (needs CAP_SYS_ADMIN)."""
+        if self.elf_reader is None:
+            return
+        cache: dict[tuple[str, int], dict[str, Any]] = {}
+        denied = 0
+        for proc in processes:
+            for lib in proc["libraries"]:
+                if not lib["deleted"] or not lib["map_range"]:
+                    continue
+                key = (lib["dev"], lib["inode"])
+                if key not in cache:
+                    cache[key] = self.elf_reader(
+                        self.reader.path(str(proc["pid"]), "map_files", lib["map_range"])
+                    )
+                info = cache[key]
+                if info.get("error"):
+                    denied += 1
+                    continue
+                lib["build_id"] = info.get("build_id")
+                texts = info.get("version_texts") or []
+                lib["version_text"] = texts[0] if texts else None
+        if denied:
+            self.warnings.append(
+                f"content of {denied} deleted library mapping(s) not readable through "
+                "/proc/PID/map_files (needs root with CAP_SYS_ADMIN); their build-id is unknown"
+            )
+
+    @staticmethod
+    def _group_masters(processes: list[dict[str, Any]]) -> None:
+        by_pid = {p["pid"]: p for p in processes}
+        for proc in processes:
+            master = proc
+            seen = {proc["pid"]}
+            parent = by_pid.get(proc["ppid"])
+            while parent is not None and parent["exe"] == proc["exe"] and parent["pid"] not in seen:
+                master = parent
+                seen.add(parent["pid"])
+                parent = by_pid.get(parent["ppid"])
+            proc["master_pid"] = master["pid"]
+
+    def scan(self) -> dict[str, Any]:
+        processes = []
+        for pid, maps_text in self._candidates():
+            if pid == self.self_pid:
+                continue
+            proc = self._describe(pid, maps_text)
+            if proc is not None:
+                processes.append(proc)
+        self._group_masters(processes)
+        self._content_of_mapped(processes)
+        processes.sort(key=lambda p: p["pid"])
+        return {
+            "processes": processes,
+            "unreadable": sorted(self.unreadable, key=lambda u: u["pid"]),
+            "warnings": self.warnings,
+            "pids_seen": self.pids_seen,
+        }

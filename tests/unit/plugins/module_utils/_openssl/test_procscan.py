@@ -1,0 +1,415 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""procscan on recorded /proc data (fixtures/facts/proc and cgroup, see SOURCES.md).
+
+The /proc tree is replayed by a fake reader: maps, cgroup, fd links and /proc/net tables are
+the recorded files; ``stat`` answers with the recorded inode of each path.
+
+systemd is not PID 1 on the recording machine: the systemd unit mapping could not run live
+here; those cases use the cgroup line formats documented by the kernel and systemd.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ansible_collections.patchwise.openssl.plugins.module_utils._openssl.errors import ParseError
+from ansible_collections.patchwise.openssl.plugins.module_utils._openssl.procscan import (
+    ProcReader,
+    Scanner,
+    library_kind,
+    openssl_mappings,
+    parse_cgroup,
+    parse_maps_line,
+    parse_net_table,
+)
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+FIX = Path(__file__).parents[3] / "fixtures" / "facts"
+PROC = FIX / "proc"
+CGROUP = FIX / "cgroup"
+
+
+class FakeStat:
+    def __init__(self, ino: int, dev: int = 0xFE00) -> None:
+        self.st_ino = ino
+        self.st_dev = dev
+
+
+class FakeReader(ProcReader):
+    """Replays a /proc tree from dicts: {pid: {"maps": str, "status": str, ...}}."""
+
+    def __init__(self, procs: dict[str, dict[str, Any]], net: dict[str, str] | None = None):
+        super().__init__("/fakeproc")
+        self.procs = procs
+        self.net = net or {}
+
+    def _proc(self, pid: str) -> dict[str, Any]:
+        if pid not in self.procs:
+            raise FileNotFoundError(errno.ENOENT, "gone")
+        return self.procs[pid]
+
+    def listdir(self) -> list[str]:
+        return [*self.procs, "self", "net", "sys"]
+
+    def read_bytes(self, *parts: str) -> bytes:
+        proc = self._proc(parts[0])
+        key = "/".join(parts[1:])
+        if key.startswith("net/"):
+            return self.net[key[4:]].encode()
+        value = proc.get(key)
+        if isinstance(value, Exception):
+            raise value
+        if value is None:
+            raise FileNotFoundError(errno.ENOENT, key)
+        return value.encode() if isinstance(value, str) else value
+
+    def readlink(self, *parts: str) -> str:
+        proc = self._proc(parts[0])
+        key = "/".join(parts[1:])
+        if key.startswith("fd/"):
+            return proc["fd"][key[3:]]
+        if key in proc.get("links", {}):
+            return proc["links"][key]
+        raise FileNotFoundError(errno.ENOENT, key)
+
+    def stat(self, *parts: str) -> Any:
+        proc = self._proc(parts[0])
+        path = "/" + "/".join(parts[2:]) if len(parts) > 2 else "/"
+        table = proc.get("stat", {})
+        if path not in table:
+            raise FileNotFoundError(errno.ENOENT, path)
+        return table[path]
+
+    def list_fds(self, pid: str) -> list[str]:
+        return list(self._proc(pid).get("fd", {}))
+
+
+def status(name: str, ppid: int, uid: int = 0) -> str:
+    return f"Name:\t{name}\nPPid:\t{ppid}\nUid:\t{uid}\t{uid}\t{uid}\t{uid}\n"
+
+
+def stat_from_json(name: str, side: str | None = None) -> dict[str, FakeStat]:
+    data = json.loads((PROC / name).read_text())
+    out = {}
+    for path, value in data.items():
+        entry = value[side] if side else value
+        major, minor = (int(x, 16) for x in entry["dev"].split(":"))
+        out[path] = FakeStat(entry["ino"], os.makedev(major, minor))
+    return out
+
+
+def test_library_kind() -> None:
+    assert library_kind("/usr/lib/x86_64-linux-gnu/libssl.so.3") == "libssl"
+    assert library_kind("/usr/lib64/libcrypto.so.1.0.2k") == "libcrypto"
+    assert library_kind("/usr/lib64/libssl.so.10") == "libssl"
+    assert library_kind("/site-packages/psycopg2_binary.libs/libssl-d17a2d72.so.3") == "libssl"
+    assert library_kind("/usr/lib/x86_64-linux-gnu/libssl3.so") is None  # NSS
+    assert library_kind("/usr/lib/x86_64-linux-gnu/libcrypto.so") == "libcrypto"
+    assert library_kind("/usr/lib/libcryptopp.so.8") is None
+
+
+def test_parse_maps_line_deleted() -> None:
+    line = (
+        "7fd843800000-7fd8438c5000 r--p 00000000 fe:00 339406"
+        "                     /usr/lib/x86_64-linux-gnu/libcrypto.so.3 (deleted)"
+    )
+    entry = parse_maps_line(line)
+    assert entry["deleted"] is True
+    assert entry["path"] == "/usr/lib/x86_64-linux-gnu/libcrypto.so.3"
+    assert entry["inode"] == 339406
+    assert entry["dev"] == (0xFE, 0)
+    assert entry["offset"] == 0
+
+
+@pytest.mark.parametrize("line", ["", "garbage", "zz-yy r--p 0 fe:00 1 /x", "1-2 rw 0 0:0 1 /x"])
+def test_parse_maps_line_malformed(line: str) -> None:
+    with pytest.raises(ParseError):
+        parse_maps_line(line)
+
+
+def test_mappings_of_recorded_stale_python() -> None:
+    libs = openssl_mappings((PROC / "debian12-python-stale-maps.txt").read_text())
+    by_kind = {lib["kind"]: lib for lib in libs}
+    assert set(by_kind) == {"libssl", "libcrypto"}
+    assert by_kind["libcrypto"]["deleted"] is True
+    assert by_kind["libcrypto"]["inode"] == 2328849
+    assert by_kind["libcrypto"]["first_range"] == "7f164bc00000-7f164bcc5000"
+    assert by_kind["libssl"]["deleted"] is False
+    assert by_kind["libssl"]["inode"] == 2328848
+
+
+def test_no_openssl_in_bash_maps() -> None:
+    assert openssl_mappings((PROC / "debian12-bash-maps.txt").read_text()) == []
+
+
+def test_scanner_deleted_and_replaced_inode() -> None:
+    """Both stale kinds, recorded on this host (deleted copy; bind-mounted replacement)."""
+    procs = {
+        "7904": {
+            "maps": (PROC / "debian12-python-stale-maps.txt").read_text(),
+            "status": status("python3", 1),
+            "cmdline": "/usr/bin/python3\0-c\0import ssl,time; time.sleep(3000)\0",
+            "cgroup": (CGROUP / "debian12-container-cgroup-v1-self.txt").read_text(),
+            "links": {"ns/mnt": "mnt:[4026531832]", "exe": "/usr/bin/python3.11"},
+            "stat": stat_from_json("debian12-python-stale-stat.json"),
+        },
+        "99": {"maps": (PROC / "debian12-bash-maps.txt").read_text(), "status": status("bash", 1)},
+        "1": {"maps": PermissionError(errno.EACCES, "denied"), "comm": "process_api\n"},
+        "5": {"maps": ProcessLookupError(errno.ESRCH, "gone")},
+    }
+    result = Scanner(FakeReader(procs), self_pid=12345).scan()
+    assert result["unreadable"] == [
+        {"pid": 1, "comm": "process_api", "error": "maps: permission denied"}
+    ]
+    (proc,) = result["processes"]
+    assert proc["pid"] == 7904 and proc["stale"] is True
+    assert proc["cmdline"] == ["/usr/bin/python3", "-c", "import ssl,time; time.sleep(3000)"]
+    assert proc["service"] is None and proc["container"] is None
+    libs = {lib["kind"]: lib for lib in proc["libraries"]}
+    assert (libs["libcrypto"]["stale"], libs["libcrypto"]["stale_reason"]) == (True, "deleted")
+    assert (libs["libssl"]["stale"], libs["libssl"]["stale_reason"]) == (True, "inode_mismatch")
+
+
+def _s_server_procs() -> tuple[dict[str, Any], dict[str, str]]:
+    fds = {}
+    pid = None
+    for line in (PROC / "debian12-s_server-fd-links.txt").read_text().splitlines():
+        if line.startswith("== "):
+            pid = line[3:].strip()
+            fds[pid] = {}
+        elif "->" in line and pid:
+            left, _, target = line.partition(" -> ")
+            fds[pid][left.split()[-1]] = target.strip()
+    maps = (PROC / "debian12-s_server-after-dpkg-upgrade-maps.txt").read_text()
+    procs = {
+        pid: {
+            "maps": maps,
+            "status": status("openssl", 1),
+            "fd": links,
+            "links": {"ns/net": "net:[4026531840]", "exe": "/usr/bin/openssl (deleted)"},
+        }
+        for pid, links in fds.items()
+    }
+    net = {p: (PROC / f"debian12-net-{p}.txt").read_text() for p in ("tcp", "tcp6", "udp", "udp6")}
+    return procs, net
+
+
+def test_scanner_after_real_dpkg_upgrade_with_listening_ports() -> None:
+    procs, net = _s_server_procs()
+    result = Scanner(FakeReader(procs, net), self_pid=1).scan()
+    by_pid = {p["pid"]: p for p in result["processes"]}
+    assert set(by_pid) == {8961, 8962}
+    for proc in by_pid.values():
+        assert proc["stale"] is True
+        assert proc["exe"] == "/usr/bin/openssl" and proc["exe_deleted"] is True
+        assert {lib["stale_reason"] for lib in proc["libraries"]} == {"deleted"}
+    assert by_pid[8961]["listening"] == [{"proto": "tcp", "address": "127.0.0.1", "port": 8443}]
+    assert by_pid[8962]["listening"] == [{"proto": "udp6", "address": "::", "port": 4433}]
+
+
+def test_container_process_is_not_stale_because_host_paths_differ() -> None:
+    """Recorded podman haproxy: container inode 1614179 vs host 5595298 for libcrypto."""
+    container_stat = stat_from_json("podman-container-haproxy-stat.json", "container")
+    procs = {
+        "6691": {
+            "maps": (PROC / "podman-container-haproxy-maps.txt").read_text(),
+            "status": status("haproxy", 11284),
+            "cgroup": (CGROUP / "podman-container-haproxy-cgroup.txt").read_text(),
+            "links": {"ns/mnt": "mnt:[4026532249]", "exe": "/usr/sbin/haproxy"},
+            "stat": {"/": FakeStat(1613873, 40), **container_stat},
+        },
+        "1": {"maps": "", "links": {"ns/mnt": "mnt:[4026531832]"}, "stat": {"/": FakeStat(2)}},
+    }
+    result = Scanner(FakeReader(procs), self_pid=1).scan()
+    (proc,) = result["processes"]
+    assert proc["stale"] is False
+    assert proc["container"]["runtime"] == "podman"
+    assert proc["container"]["id"].startswith("06378e27d353")
+    assert proc["container"]["mnt_ns"] == "mnt:[4026532249]"
+    # resolving the same paths on the host would have called it stale:
+    host_stat = stat_from_json("podman-container-haproxy-stat.json", "host")
+    procs["6691"]["stat"] = {"/": FakeStat(1613873, 40), **host_stat}
+    wrong = Scanner(FakeReader(procs), self_pid=1).scan()["processes"][0]
+    assert wrong["stale"] is True  # what a host-path comparison would claim
+
+
+def test_container_deleted_mapping_is_stale() -> None:
+    procs = {
+        "8293": {
+            "maps": (PROC / "podman-container-nginx-master-maps.txt").read_text(),
+            "status": status("nginx", 11284),
+            "cgroup": (CGROUP / "podman-container-nginx-cgroup-v1-hybrid.txt").read_text(),
+        }
+    }
+    (proc,) = Scanner(FakeReader(procs), self_pid=1).scan()["processes"]
+    assert proc["stale"] is True
+    assert proc["container"]["runtime"] == "podman"
+
+
+def test_master_worker_grouping_and_exiting_process() -> None:
+    maps = (PROC / "podman-container-haproxy-maps.txt").read_text()
+    exe = {"exe": "/usr/sbin/nginx"}
+    procs = {
+        "100": {"maps": maps, "status": status("nginx", 1), "links": dict(exe)},
+        "101": {"maps": maps, "status": status("nginx", 100, 33), "links": dict(exe)},
+        "102": {"maps": maps, "status": status("nginx", 100, 33), "links": dict(exe)},
+        "103": {"maps": maps},  # exits between maps and status
+    }
+    result = Scanner(FakeReader(procs), self_pid=1).scan()
+    masters = {p["pid"]: p["master_pid"] for p in result["processes"]}
+    assert masters == {100: 100, 101: 100, 102: 100}
+
+
+def test_net_tables_recorded() -> None:
+    tcp = parse_net_table((PROC / "debian12-net-tcp.txt").read_text(), "tcp")
+    assert tcp[15311] == {"proto": "tcp", "address": "127.0.0.1", "port": 8443}
+    assert tcp[539]["port"] == 2024
+    assert all(s["proto"] == "tcp" for s in tcp.values())
+    udp6 = parse_net_table((PROC / "debian12-net-udp6.txt").read_text(), "udp6")
+    assert udp6 == {15316: {"proto": "udp6", "address": "::", "port": 4433}}
+
+
+def test_cgroup_recorded_files() -> None:
+    host = parse_cgroup((CGROUP / "debian12-container-cgroup-v1-self.txt").read_text())
+    assert host["service"] is None and host["container_runtime"] is None
+    pod = parse_cgroup((CGROUP / "podman-container-nginx-cgroup-v1-hybrid.txt").read_text())
+    assert pod["container_runtime"] == "podman"
+    assert pod["service"] is None
+
+
+@pytest.mark.parametrize(
+    ("text", "service", "scope", "runtime"),
+    [
+        ("0::/system.slice/nginx.service\n", "nginx.service", None, None),
+        ("0::/init.scope\n", "init.scope", "init.scope", None),
+        (
+            "0::/system.slice/system-postgresql.slice/postgresql@15-main.service\n",
+            "postgresql@15-main.service",
+            None,
+            None,
+        ),
+        (
+            "12:pids:/system.slice/sshd.service\n3:cpu,cpuacct:/\n"
+            "1:name=systemd:/system.slice/sshd.service\n0::/\n",
+            "sshd.service",
+            None,
+            None,
+        ),
+        (
+            "2:name=systemd:/user.slice/user-1000.slice/session-16.scope",
+            None,
+            "session-16.scope",
+            None,
+        ),
+        (
+            "0::/user.slice/user-1000.slice/user@1000.service/app.slice/pipewire.service\n",
+            "pipewire.service",
+            None,
+            None,
+        ),
+        (
+            "0::/user.slice/user-1000.slice/user@1000.service/init.scope\n",
+            "user@1000.service",
+            "init.scope",
+            None,
+        ),
+        (
+            "0::/system.slice/docker-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.scope\n",
+            None,
+            "docker-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.scope",
+            "docker",
+        ),
+        ("0::/\n", None, None, None),
+        ("", None, None, None),
+    ],
+)
+def test_cgroup_systemd_layouts(
+    text: str, service: str | None, scope: str | None, runtime: str | None
+) -> None:
+    """Documented systemd layouts; not recordable here (systemd is not PID 1 on this machine)."""
+    parsed = parse_cgroup(text)
+    assert parsed["service"] == service
+    assert parsed["container_runtime"] == runtime
+    if scope:
+        assert parsed["scope"] == scope
+
+
+def test_user_service_is_noted() -> None:
+    parsed = parse_cgroup("0::/user.slice/user-1000.slice/user@1000.service/app.slice/x.service")
+    assert parsed["user_service"] == "user@1000.service"
+
+
+MAPS_LINE = st.builds(
+    lambda a, b, perms, off, dev, ino, path, deleted: (
+        f"{a:x}-{b:x} {perms} {off:08x} {dev} {ino} {path}{' (deleted)' if deleted else ''}"
+    ),
+    st.integers(0, 2**48),
+    st.integers(0, 2**48),
+    st.sampled_from(["r--p", "r-xp", "rw-p", "---p"]),
+    st.integers(0, 2**32),
+    st.sampled_from(["fe:00", "00:28", "08:01", "zz"]),
+    st.integers(0, 2**40),
+    st.one_of(
+        st.sampled_from(
+            ["/usr/lib/libssl.so.3", "/lib64/libcrypto.so.1.1", "[heap]", "", "/x/libssl3.so"]
+        ),
+        st.text(max_size=40),
+    ),
+    st.booleans(),
+)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(st.one_of(MAPS_LINE, st.text(max_size=80)), max_size=20))
+def test_property_maps(lines: list[str]) -> None:
+    for lib in openssl_mappings("\n".join(lines)):
+        assert lib["kind"] in ("libssl", "libcrypto")
+        assert lib["path"].startswith("/")
+    for line in lines:
+        with contextlib.suppress(ParseError):
+            parse_maps_line(line)
+
+
+CG_LINE = st.builds(
+    lambda h, c, p: f"{h}:{c}:{p}",
+    st.sampled_from(["0", "1", "12", "x"]),
+    st.sampled_from(["", "name=systemd", "pids", "cpu,cpuacct"]),
+    st.lists(
+        st.sampled_from(
+            [
+                "system.slice",
+                "a.service",
+                "init.scope",
+                "user@1000.service",
+                "docker-abc.scope",
+                "libpod-0123456789abcdef.scope",
+                "kubepods",
+                "",
+                "..",
+            ]
+        )
+        | st.text(max_size=10),
+        max_size=6,
+    ).map(lambda parts: "/" + "/".join(parts)),
+)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(st.one_of(CG_LINE, st.text(max_size=60)), max_size=12))
+def test_property_cgroup(lines: list[str]) -> None:
+    parsed = parse_cgroup("\n".join(lines))
+    assert parsed["service"] is None or parsed["service"].endswith((".service", ".scope"))
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text(max_size=400), st.sampled_from(["tcp", "tcp6", "udp", "udp6"]))
+def test_property_net(text: str, proto: str) -> None:
+    for entry in parse_net_table("header\n" + text, proto).values():
+        assert 0 <= entry["port"] <= 65535
