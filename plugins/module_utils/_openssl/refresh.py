@@ -18,6 +18,9 @@ import time
 from typing import Any, Callable
 
 from ansible_collections.patchwise.openssl.plugins.module_utils._openssl import (
+    procscan,
+)
+from ansible_collections.patchwise.openssl.plugins.module_utils._openssl import (
     refresh_strategies as rs,
 )
 from ansible_collections.patchwise.openssl.plugins.module_utils._openssl.errors import (
@@ -135,6 +138,15 @@ class Host:
                           "cmdline": [a for a in raw.split("\0") if a]})
         return found
 
+    def systemd_unit(self, pid: int) -> str | None:
+        """The unit from the ``name=systemd`` cgroup line (hybrid cgroup v1/v2 hosts, where the
+        unified ``0::`` line does not carry systemd's hierarchy)."""
+        text = self.read_text(f"{self.proc}/{pid}/cgroup", 65536) or ""
+        lines = [line for line in text.splitlines() if ":name=systemd:" in line]
+        if not lines:
+            return None
+        return procscan.parse_cgroup("\n".join(lines)).get("service")
+
     def children(self, pid: int) -> list[dict[str, Any]]:
         return [p for p in self.processes() if p["ppid"] == pid]
 
@@ -195,14 +207,22 @@ def is_foreign_container(proc: dict[str, Any], self_mnt_ns: str | None) -> bool:
 
 
 def group_stale(processes: list[dict[str, Any]], self_mnt_ns: str | None,
-                scripts: dict[str, str]) -> list[dict[str, Any]]:
-    """Group the stale processes: per container, PID 1, per service, or per master process."""
+                scripts: dict[str, str],
+                unit_of: Callable[[int], str | None] | None = None) -> list[dict[str, Any]]:
+    """Group the stale processes: per container, PID 1, per service, or per master process.
+
+    ``unit_of`` (systemd hosts only) looks up a process's unit when the scan found none.
+    """
     by_pid = {p["pid"]: p for p in processes}
     groups: dict[str, dict[str, Any]] = {}
     for proc in processes:
         if not proc.get("stale"):
             continue
         master = by_pid.get(proc.get("master_pid") or proc["pid"], proc)
+        if unit_of is not None and not master.get("service") and proc["pid"] != 1:
+            unit = unit_of(master["pid"])
+            if unit:
+                master = {**master, "service": unit, "service_source": "systemd"}
         if is_foreign_container(proc, self_mnt_ns):
             cont = proc["container"]
             ident = cont.get("id") or cont.get("mnt_ns") or "unknown"
@@ -709,7 +729,8 @@ class Refresh:
         for warning in scan.get("warnings", []):
             if warning not in self.warnings:
                 self.warnings.append(warning)
-        return scan, group_stale(scan.get("processes", []), self.self_mnt, self.scripts)
+        unit_of = self.host.systemd_unit if self.systemd_pid1 else None
+        return scan, group_stale(scan.get("processes", []), self.self_mnt, self.scripts, unit_of)
 
     def _livepatch(self, groups: list[dict[str, Any]]) -> tuple[dict[str, Any], Any]:
         info: dict[str, Any] = {"mode": self.options["livepatch"], "available": False,
@@ -730,10 +751,13 @@ class Refresh:
                 rc, out, err = self.host.run([kcare.get("path") or "kcarectl", "--lib-update"])
                 info["update_run"] = True
                 info["output"] = _text(out, err)[-OUTPUT_LIMIT:] or None
-                self.changed = True
                 if rc != 0:
                     self.warnings.append(f"kcarectl --lib-update failed (rc={rc})")
+                before = set(patched)
                 patched = livepatched_pids(self.livepatch_gather())
+                # changed only when it patched something new: a process kcare has no patch
+                # for must not make every later run report a change
+                self.changed = self.changed or bool(set(patched) - before)
         info["patched_pids"] = sorted(patched)
         return info, patched
 
