@@ -18,7 +18,10 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from ansible_collections.patchwise.openssl.plugins.module_utils._openssl import vulndb
+from ansible_collections.patchwise.openssl.plugins.module_utils._openssl import (
+    versiontext,
+    vulndb,
+)
 from ansible_collections.patchwise.openssl.plugins.module_utils._openssl.errors import (
     DatabaseError,
     PatchwiseError,
@@ -674,6 +677,52 @@ def _ports(listening: list[dict[str, Any]]) -> list[str]:
     return sorted(set(out))
 
 
+_DISTRO_LIBDIRS = ("/usr/lib/", "/lib/", "/usr/lib64/", "/lib64/", "/usr/lib32/")
+
+
+def _text_implementation(text: str | None) -> str:
+    if not text:
+        return "unknown"
+    try:
+        return str(versiontext.parse_version_line(text).get("implementation") or "unknown")
+    except PatchwiseError:
+        return "unknown"
+
+
+def _running_version(lib: dict[str, Any]) -> OpenSSLVersion | None:
+    """The upstream version of the bytes a process maps: its version text, else its package."""
+    text = _str(lib.get("version_text"))
+    if text:
+        try:
+            parsed = versiontext.parse_version_line(text)
+        except PatchwiseError:
+            parsed = {}
+        if parsed.get("implementation") in ASSESSED_IMPLEMENTATIONS:
+            version = _parse_version(parsed.get("version"))
+            if version is not None:
+                return version.release
+    upstream = upstream_of_package_version(_str(lib.get("package_version")))
+    version = _parse_version(upstream)
+    return version.release if version is not None else None
+
+
+def _container_evidence(cid: str) -> dict[str, Any]:
+    """Package evidence for a distribution path inside a container: none is visible."""
+    return {
+        "name": f"container {cid}",
+        "version": "?",
+        "manager": None,
+        "candidate": None,
+        "upstream": None,
+        "changelog_usable": False,
+        "changelog_error": "the container's package database is not in the host facts",
+        "changelog_path": None,
+        "trimmed": False,
+        "cves": {},
+        "key": ("container", cid),
+    }
+
+
 class _Copy:
     """One OpenSSL copy on the host: a library directory pair, a vendored copy, a runtime, a CLI."""
 
@@ -692,6 +741,7 @@ class _Copy:
         self.leftover = False
         self.processes: dict[int, dict[str, Any]] = {}
         self.notes: list[str] = []
+        self.container: str | None = None
 
     @property
     def label(self) -> str:
@@ -924,32 +974,66 @@ class _HostAssessment:
         copy = self.index_build.get(build_id) if build_id else None
         if copy is None and path and not proc["container"]:
             copy = self.index_path.get(path)
+        stale = _bool(lib.get("stale")) or _bool(lib.get("deleted"))
+        running = _running_version(lib)
+        if copy is None and proc["container"] and path:
+            copy = self._container_copy(proc, path, running, _str(lib.get("version_text")))
+            stale_for_judging = False  # judged by the bytes it maps; restart still reported
+        else:
+            stale_for_judging = stale
         if copy is None:
             self.unmatched.append(
                 {
                     "pid": proc["pid"],
                     "comm": proc["comm"],
                     "path": path,
-                    "reason": "in a container: its library is not in the host's facts"
-                    if proc["container"]
-                    else "library not in the facts' library list",
+                    "container": proc["container"],
+                    "reason": "library not in the facts' library list",
                 }
             )
             return
-        stale = _bool(lib.get("stale")) or _bool(lib.get("deleted"))
         mapping = {
             "pid": proc["pid"],
             "path": path,
-            "stale": stale,
+            "stale": stale_for_judging,
+            "replaced": stale,
             "stale_reason": _str(lib.get("stale_reason")),
             "build_id": build_id,
             "package_version": _str(lib.get("package_version")),
+            "running_version": running,
         }
         previous = copy.processes.get(proc["pid"])
         # A process holding both a fresh and a stale file of one copy is judged by the stale one.
-        if previous is None or (stale and not previous["stale"]):
+        if previous is None or (stale and not previous["replaced"]):
             copy.processes[proc["pid"]] = mapping
         proc["libs"].append(copy.id)
+
+    def _container_copy(
+        self, proc: dict[str, Any], path: str, running: OpenSSLVersion | None, text: str | None
+    ) -> _Copy:
+        """A library seen only inside a container: judged by the version text it maps."""
+        container = proc["container"]
+        cid = _str(container.get("id")) if isinstance(container, dict) else _str(container)
+        cid = (cid or "?")[:12]
+        key = ("container", cid, path, str(running) if running else text)
+        copy = self.groups.get(key)
+        if copy is not None:
+            return copy
+        copy = _Copy(
+            f"container:{cid}:{path}@{running or 'unknown'}",
+            "container",
+            "openssl" if running is not None else _text_implementation(text),
+            str(running) if running else None,
+        )
+        copy.version = running
+        copy.paths.append(path)
+        copy.container = cid
+        if running is not None and path.startswith(_DISTRO_LIBDIRS):
+            copy.package = _container_evidence(cid)
+            copy.package_name = f"container {cid}"
+        self.copies[copy.id] = copy
+        self.groups[key] = copy
+        return copy
 
     # -- judging ------------------------------------------------------------------------------
 
@@ -996,7 +1080,7 @@ class _HostAssessment:
             "lifecycle": None,
             "advice": [],
             "pids": sorted(copy.processes),
-            "stale_pids": sorted(p for p, m in copy.processes.items() if m["stale"]),
+            "stale_pids": sorted(p for p, m in copy.processes.items() if m["replaced"]),
             "notes": copy.notes,
         }
         if copy.package is not None:
@@ -1065,13 +1149,20 @@ class _HostAssessment:
             advice.append(
                 "leftover older series no process maps: remove the package if nothing needs it"
             )
-        if any(m["stale"] for m in copy.processes.values()):
+        if any(m["replaced"] for m in copy.processes.values()):
             advice.append("restart the processes that still map a replaced file")
+        if copy.kind == "container":
+            advice.append(
+                "judged by the library version the container's processes map; update the "
+                "container image or its packages"
+            )
         return advice
 
     def _process_class(self, copy: _Copy, mapping: dict[str, Any]) -> tuple[Any, ...]:
         patch = self._livepatch_for(mapping, copy)
-        running = mapping["package_version"] if mapping["stale"] else None
+        running: tuple[Any, ...] = ()
+        if mapping["stale"]:
+            running = (mapping["package_version"], str(mapping["running_version"]))
         return (mapping["stale"], running, patch["key"] if patch else None)
 
     def _livepatch_for(self, mapping: dict[str, Any], copy: _Copy) -> dict[str, Any] | None:
@@ -1137,6 +1228,33 @@ class _HostAssessment:
                 self.findings.append(
                     self._finding(copy, row, sorted(pids), slot_key == "installed")
                 )
+        unknown_build = sorted(
+            pid
+            for key, pids in classes.items()
+            if reps[key]["stale"] and reps[key]["running_version"] is None
+            for pid in pids
+        )
+        if unknown_build:
+            self.findings.append(
+                {
+                    "cve": None,
+                    "severity": None,
+                    "title": None,
+                    "copy": copy.id,
+                    "location": copy.label,
+                    "scope": "running",
+                    "status": "unknown",
+                    "reason": "running_build_unknown",
+                    "detail": (
+                        "these processes map a replaced file whose version the facts do not "
+                        "show; CVEs fixed only in the installed version are not listed for "
+                        "them: restart them"
+                    ),
+                    "evidence": {"replaced": True},
+                    "pids": unknown_build,
+                    "exposure": {"level": "loaded", "listening": []},
+                }
+            )
 
     def _fixed_row(self, running_row: dict[str, Any], version: OpenSSLVersion) -> dict[str, Any]:
         info = self.a.cve(running_row["cve"])
@@ -1184,61 +1302,121 @@ class _HostAssessment:
         mapping: dict[str, Any],
         by_cve: dict[str, dict[str, Any]],
     ) -> list[dict[str, Any]]:
-        """Statuses for a process that maps a replaced file (decision table, rows R1-R4).
+        """Statuses for a process that maps a replaced file (docs/assessment.md, table R).
 
-        With the running package version known, the CVEs are those of the running upstream
-        version, and a changelog entry counts only if it is not newer than the running build.
-        Without it, the CVEs are those of the installed copy, and a fix on disk never counts.
+        The running bytes are known by their version text or package version when the facts
+        have them; a changelog entry counts for them only when it is provably not newer than
+        the running build. Otherwise the fix on disk never counts: restart required.
         """
         pkg = copy.package
         running_pkg = mapping["package_version"]
-        why = f"maps a replaced file ({mapping['stale_reason'] or 'deleted'})"
-        running = _parse_version(upstream_of_package_version(running_pkg))
+        running: OpenSSLVersion | None = mapping["running_version"]
+        if running is not None and running.branch != version.branch:
+            running = None
         cve_ids = list(by_cve)
-        if running is not None and running.branch == version.branch:
-            known = set(cve_ids)
-            cve_ids += [m.cve.id for m in self.a.matches(running.release) if m.cve.id not in known]
-        else:
-            running_pkg = None  # cannot be compared: judge as unknown build
+        affecting_running: set[str] | None = None
+        if running is not None:
+            affecting_running = {m.cve.id for m in self.a.matches(running)}
+            cve_ids += sorted(affecting_running - set(by_cve))
+        changelog = pkg["cves"] if pkg and pkg["changelog_usable"] else {}
+        why = f"maps a replaced file ({mapping['stale_reason'] or 'deleted'})"
         rows: list[dict[str, Any]] = []
         for cve_id in cve_ids:
             installed = by_cve.get(cve_id)
-            entry = pkg["cves"].get(cve_id) if pkg and pkg["changelog_usable"] else None
-            if entry and running_pkg:
-                cmp = package_compare(pkg["manager"] if pkg else None, entry, running_pkg)
-                if cmp is not None and cmp <= 0:
-                    rows.append(self._running_backport_row(cve_id, pkg, entry, running_pkg))
-                    continue
-            if installed is None or installed["status"] in ("fixed_by_backport", "fixed"):
-                rows.append(self._restart_row(cve_id, why, mapping["package_version"], installed))
+            if affecting_running is not None and cve_id not in affecting_running:
+                rows.append(installed)  # type: ignore[arg-type] # only installed rows get here
+                continue
+            entry = changelog.get(cve_id)
+            carried = self._running_carries(pkg, entry, running_pkg, running)
+            if carried is True:
+                rows.append(self._running_backport_row(cve_id, pkg, entry, running_pkg, running))
+            elif carried is None and entry:
+                rows.append(self._ambiguous_row(cve_id, entry, running))
+            elif (
+                entry or installed is None or installed["status"] in ("fixed", "fixed_by_backport")
+            ):
+                rows.append(self._restart_row(cve_id, why, running_pkg, running, installed))
             else:
                 rows.append(installed)
         return rows
 
     @staticmethod
+    def _running_carries(
+        pkg: dict[str, Any] | None,
+        entry: str | None,
+        running_pkg: str | None,
+        running: OpenSSLVersion | None,
+    ) -> bool | None:
+        """Does the running build carry the fix of changelog ``entry``? None = cannot tell."""
+        if not entry:
+            return False
+        if running_pkg:
+            cmp = package_compare(pkg["manager"] if pkg else None, entry, running_pkg)
+            if cmp is not None:
+                return cmp <= 0
+        entry_upstream = _parse_version(upstream_of_package_version(entry))
+        if running is None or entry_upstream is None:
+            return False
+        try:
+            if entry_upstream.release < running:
+                return True
+            if entry_upstream.release > running:
+                return False
+        except VersionError:
+            return False
+        return None  # same upstream version, revision unknown
+
+    @staticmethod
     def _running_backport_row(
-        cve_id: str, pkg: dict[str, Any] | None, entry: str, running_pkg: str
+        cve_id: str,
+        pkg: dict[str, Any] | None,
+        entry: str | None,
+        running_pkg: str | None,
+        running: OpenSSLVersion | None,
     ) -> dict[str, Any]:
         name = pkg["name"] if pkg else "?"
+        build = running_pkg or f"upstream {running}"
         return {
             "cve": cve_id,
             "status": "fixed_by_backport",
             "reason": "changelog_names_cve",
             "detail": (
                 f"{name} changelog entry {entry} names {cve_id}; the replaced file this process "
-                f"maps is {running_pkg}, which already carries it"
+                f"maps ({build}) already carries it"
             ),
             "evidence": {
                 "package": name,
                 "changelog_entry": entry,
                 "running_package_version": running_pkg,
+                "running_version": str(running) if running else None,
             },
         }
 
+    @staticmethod
+    def _ambiguous_row(cve_id: str, entry: str, running: OpenSSLVersion | None) -> dict[str, Any]:
+        return {
+            "cve": cve_id,
+            "status": "unknown",
+            "reason": "running_revision_unknown",
+            "detail": (
+                f"the fix came with package {entry}; the replaced file this process maps is "
+                f"upstream {running} of an unknown package revision: restart to be sure"
+            ),
+            "evidence": {"changelog_entry": entry, "running_version": str(running)},
+        }
+
+    @staticmethod
     def _restart_row(
-        self, cve_id: str, why: str, running_pkg: str | None, installed: dict[str, Any] | None
+        cve_id: str,
+        why: str,
+        running_pkg: str | None,
+        running: OpenSSLVersion | None,
+        installed: dict[str, Any] | None,
     ) -> dict[str, Any]:
-        evidence: dict[str, Any] = {"running_package_version": running_pkg}
+        evidence: dict[str, Any] = {
+            "running_package_version": running_pkg,
+            "running_version": str(running) if running else None,
+        }
         if installed is not None:
             evidence["installed_fix"] = installed["detail"]
         return {

@@ -243,7 +243,7 @@ def _md(text: Any) -> str:
     """Escape text for a Markdown table cell."""
     out = str(text if text is not None else "")
     out = out.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
-    return re.sub(r"([*_`<>\[\]])", r"\\\1", out)
+    return re.sub(r"([*`<>])", r"\\\1", out)
 
 
 def render_markdown(summary: Mapping[str, Any], top_hosts: int = 50) -> str:

@@ -455,8 +455,11 @@ def test_every_process_gets_one_status_per_cve(assessor):
                 key = (f["cve"], pid)
                 assert key not in seen, f"{key} has two statuses"
                 seen[key] = f["status"]
-    cves = {f["cve"] for f in result["findings"]}
+    cves = {f["cve"] for f in result["findings"] if f["cve"]}
     assert len(seen) == 3 * len(cves)
+    # process 3 maps a replaced file of unknown version: said so explicitly
+    unknown_build = [f for f in result["findings"] if f["reason"] == "running_build_unknown"]
+    assert [f["pids"] for f in unknown_build] == [[3]]
 
 
 def test_livepatch_evidence(assessor):
@@ -514,12 +517,52 @@ def test_unprivileged_facts_do_not_discount_unloaded(assessor):
     assert only(assessor.assess(facts), "CVE-2026-45447")["exposure"]["level"] == "unseen"
 
 
-def test_container_process_not_matched_to_host_library(assessor):
-    container = proc(40, "nginx")
-    container["container"] = "podman:abc"
-    result = assessor.assess(debian_host(processes=[container]))
-    assert result["summary"]["unassessed_processes"] == 1
-    assert any("container" in w for w in result["warnings"])
+def test_container_process_judged_by_the_bytes_it_maps(assessor):
+    container = proc(40, "nginx", listening=[("tcp", ANY, 443)])
+    container["container"] = {"id": "06378e27d35384787c38", "runtime": "podman"}
+    container["libraries"][0]["version_text"] = "OpenSSL 3.0.19 27 Jan 2026"
+    vendored = proc(41, "app", path="/opt/app/libcrypto.so.3")
+    vendored["container"] = container["container"]
+    vendored["libraries"][0]["version_text"] = "OpenSSL 3.0.19 27 Jan 2026"
+    result = assessor.assess(debian_host("3.5.7", processes=[container, vendored]))
+    copies = {c["id"]: c for c in result["copies"]}
+    cid = "container:06378e27d353:"
+    distro = copies[f"{cid}{LIBDIR}/libcrypto.so.3@3.0.19"]
+    assert distro["type"] == "container" and distro["pids"] == [40]
+    # a distribution path inside a container: its package evidence is not visible -> unknown
+    finding = only(result, "CVE-2026-45447", copy_prefix=f"{cid}/usr")
+    assert finding["status"] == "unknown" and finding["reason"] == "no_changelog"
+    assert finding["exposure"]["level"] == "network"
+    # anything else is judged by its upstream version
+    finding = only(result, "CVE-2026-45447", copy_prefix=f"{cid}/opt")
+    assert finding["status"] == "vulnerable"
+    assert result["summary"]["unassessed_processes"] == 0
+    # the host's own 3.5.7 copy is not affected by the container's bytes
+    assert statuses(result, "installed").keys() == {
+        f["cve"] for f in result["findings"] if f["copy"].startswith(cid) and f["cve"]
+    }
+
+
+def test_stale_process_known_by_version_text(assessor):
+    # recorded: after the upgrade to 3.0.22, `openssl s_server` still mapped the deleted
+    # libcrypto whose embedded text is "OpenSSL 3.0.19 27 Jan 2026"
+    server = proc(8961, "openssl", stale=True)
+    server["libraries"][0]["version_text"] = "OpenSSL 3.0.19 27 Jan 2026"
+    facts = debian_host(
+        "3.0.22",
+        pkg_version="3.0.22-1~deb12u2",
+        log="libssl3_3.0.22-1~deb12u2.changelog.Debian.gz",
+        processes=[server],
+    )
+    result = assessor.assess(facts)
+    running = {f["cve"]: f for f in result["findings"] if f["scope"] == "running"}
+    assert len(running) == 16
+    # fix in a later upstream (3.0.20-1~deb12u2): the process runs without it
+    assert running["CVE-2026-45447"]["reason"] == "restart_required"
+    # fix in a 3.0.19 revision: which 3.0.19 revision runs is unknown -> said so
+    assert running["CVE-2026-28387"]["status"] == "unknown"
+    assert running["CVE-2026-28387"]["reason"] == "running_revision_unknown"
+    assert result["summary"]["restart_only"] is True
 
 
 # --------------------------------------------------------------------------------------------
