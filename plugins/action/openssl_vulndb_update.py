@@ -87,7 +87,7 @@ def clone_git(url: str, work: Path, run: Callable[..., tuple[int, str, str]], ti
         url.removeprefix("git+"),
         str(target),
     ]
-    rc, _, err = run(argv, timeout)
+    rc, _out, err = run(argv, timeout)
     if rc != 0:
         raise PatchwiseError(f"git clone of {url} failed (rc={rc}): {err.strip()[:500]}")
     return target
@@ -239,7 +239,7 @@ class ActionModule(ActionBase):
 
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         result = super().run(tmp, task_vars)
-        _, params = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        params = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)[1]
         try:
             outcome = update_database(params, bool(self._task.check_mode))
         except PatchwiseError as exc:

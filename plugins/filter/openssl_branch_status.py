@@ -6,7 +6,8 @@ DOCUMENTATION = r"""
 name: openssl_branch_status
 short_description: Lifecycle of an OpenSSL version's release branch (supported, end of life, ...)
 version_added: 0.1.0
-author: patchwise.openssl maintainers
+author:
+  - patchwise.openssl maintainers (!UNKNOWN)
 description:
   - Returns the release branch of an upstream OpenSSL version (V(1.1.1), V(3.0), V(3.5), ...)
     and its lifecycle on a given day, computed from the release and end-of-life dates in the

@@ -6,7 +6,8 @@ DOCUMENTATION = r"""
 name: openssl_cves
 short_description: CVEs that OpenSSL's own data says affect an upstream OpenSSL version
 version_added: 0.1.0
-author: patchwise.openssl maintainers
+author:
+  - patchwise.openssl maintainers (!UNKNOWN)
 description:
   - Looks an upstream OpenSSL version up in the collection's vulnerability database, built from
     OpenSSL's published records (github.com/openssl/release-metadata), and returns every CVE
@@ -14,7 +15,7 @@ description:
   - Versions are ordered the OpenSSL way (V(1.0.2y) < V(1.0.2za), V(3.0.9) < V(3.0.10),
     pre-releases before the release); build markers such as V(-fips) or V(+quic) are ignored.
   - This is the upstream view only. A distribution package keeps the upstream number while
-    backporting fixes; use the P(patchwise.openssl.openssl_assess#action) action to take
+    backporting fixes; use the M(patchwise.openssl.openssl_assess) action to take
     package changelogs into account.
   - Branches that were end-of-life when an advisory came out are not listed by OpenSSL; an
     empty result for such a branch means "not assessed", not "not affected". See

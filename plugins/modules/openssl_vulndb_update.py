@@ -8,9 +8,10 @@ DOCUMENTATION = r"""
 module: openssl_vulndb_update
 short_description: Rebuild the collection's OpenSSL vulnerability database from OpenSSL's records
 version_added: 0.1.0
-author: patchwise.openssl maintainers
+author:
+  - patchwise.openssl maintainers (!UNKNOWN)
 description:
-  - Rebuilds the vulnerability database used by P(patchwise.openssl.openssl_assess#action) and
+  - Rebuilds the vulnerability database used by M(patchwise.openssl.openssl_assess) and
     the P(patchwise.openssl.openssl_cves#filter) filter from a newer copy of
     U(https://github.com/openssl/release-metadata), on the controller.
   - Validates every record and refuses corrupt input, or input older than the current database
@@ -60,6 +61,7 @@ attributes:
     support: full
     description: Shows the list of changes.
   platform:
+    support: full
     platforms: posix
     description: Runs on the controller only.
 notes:

@@ -112,7 +112,7 @@ def _validate_range(rng: Any, origin: str, where: str) -> None:
             continue
         if bound.kind != introduced.kind or bound.branch != introduced.branch:
             raise _fail(origin, f"{where}.{name}", f"{bound} is not on branch {rng['branch']}")
-    if fixed is not None and not introduced < fixed:
+    if fixed is not None and introduced >= fixed:
         raise _fail(origin, f"{where}.fixed", f"{fixed} is not after introduced {introduced}")
     if last is not None and last < introduced:
         raise _fail(origin, f"{where}.last_affected", f"{last} is before {introduced}")
@@ -339,7 +339,7 @@ def cves_affecting(db: Any, version: str | OpenSSLVersion) -> list[dict[str, Any
     version string and :class:`DatabaseError` for a bad database.
     """
     parsed = _version(version)
-    return [record for record, _ in _as_vulndb(db).index.matches(parsed)]
+    return [match[0] for match in _as_vulndb(db).index.matches(parsed)]
 
 
 def affecting_with_ranges(

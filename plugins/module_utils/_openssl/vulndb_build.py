@@ -200,7 +200,7 @@ def _find_sources_file(src: Path) -> Path | None:
 def _git_provenance(src: Path, run: RunFn | None) -> dict | None:
     if run is None:
         return None
-    rc, out, _ = run(["git", "-C", str(src), "rev-parse", "--show-toplevel"])
+    rc, out, _err = run(["git", "-C", str(src), "rev-parse", "--show-toplevel"])
     if rc != 0 or Path(out.strip()).resolve() != src.resolve():
         return None  # not a checkout of its own (maybe inside an unrelated repository)
     rc, out, err = run(["git", "-C", str(src), "log", "-1", "--format=%H%n%cI"])
@@ -830,8 +830,8 @@ def build_db(
 
 
 def _cve_key(cve_id: str) -> tuple:
-    _, year, number = cve_id.split("-")
-    return int(year), int(number)
+    parts = cve_id.split("-")
+    return int(parts[1]), int(parts[2])
 
 
 def dumps_db(db: dict) -> str:
@@ -845,12 +845,15 @@ def dumps_db(db: dict) -> str:
 _VOLATILE = ("generated_at", "generator")
 
 
+def _stable(db: dict) -> dict:
+    return {key: value for key, value in db.items() if key not in _VOLATILE}
+
+
 def same_content(old: dict | None, new: dict) -> bool:
     """True when two databases differ at most in generation time and generator."""
     if old is None:
         return False
-    strip = lambda db: {k: v for k, v in db.items() if k not in _VOLATILE}  # noqa: E731
-    return strip(old) == strip(new)
+    return _stable(old) == _stable(new)
 
 
 def check_not_older(old: dict | None, new: dict, allow_downgrade: bool = False) -> list:
@@ -938,6 +941,13 @@ def diff_dbs(old: dict | None, new: dict) -> dict:
     }
 
 
+def _ranges_text(ranges: list) -> str:
+    return ", ".join(
+        f"{r['branch']}:{r['introduced']}..{r['fixed'] or r['last_affected'] or 'unfixed'}"
+        for r in ranges
+    )
+
+
 def diff_lines(diff: dict, new: dict | None = None) -> list:
     """Human-readable summary lines of :func:`diff_dbs` output."""
     cves = (new or {}).get("cves", {})
@@ -950,11 +960,8 @@ def diff_lines(diff: dict, new: dict | None = None) -> list:
     for cve_id, change in diff["edited_severities"].items():
         lines.append(f"severity {cve_id}: {change['before']} -> {change['after']}")
     for cve_id, change in diff["edited_ranges"].items():
-        fmt = lambda rs: ", ".join(  # noqa: E731
-            f"{r['branch']}:{r['introduced']}..{r['fixed'] or r['last_affected'] or 'unfixed'}"
-            for r in rs
-        )
-        lines.append(f"ranges {cve_id}: {fmt(change['before'])} -> {fmt(change['after'])}")
+        before, after = _ranges_text(change["before"]), _ranges_text(change["after"])
+        lines.append(f"ranges {cve_id}: {before} -> {after}")
     if diff["edited_other"]:
         lines.append(f"other edits: {', '.join(diff['edited_other'])}")
     if diff["edited_branches"]:

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import shutil
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -623,3 +625,35 @@ def test_full_build_premium_and_latest_fixes(full):
 def test_shipped_database_matches_the_shared_data(full):
     shipped = load_db(REPO / "data" / "openssl_vulndb.json")
     assert vb.same_content(dict(shipped), full[0]), "rebuild with tools/build-vulndb"
+
+
+# --- the maintainers' CLI -------------------------------------------------------------------------
+
+
+def _cli(*args):
+    env = {**os.environ, "PYTHON": sys.executable}
+    return subprocess.run(
+        [str(REPO / "tools" / "build-vulndb"), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+    )
+
+
+def test_cli_build_check_and_error(tmp_path):
+    out, notice = tmp_path / "db.json", tmp_path / "NOTICE.md"
+    first = _cli(
+        "--src", str(META), "--legacy-xml", str(LEGACY), "--out", str(out), "--notice", str(notice)
+    )
+    assert first.returncode == 0, first.stderr
+    assert "written (15 records)" in first.stdout
+    assert COMMIT in notice.read_text()
+    validate_db(json.loads(out.read_text()))
+    check = _cli("--src", str(META), "--legacy-xml", str(LEGACY), "--out", str(out), "--check")
+    assert (check.returncode, check.stdout.strip().splitlines()[-1]) == (0, "unchanged")
+    without_xml = _cli("--src", str(META), "--out", str(out), "--check")
+    assert without_xml.returncode == 1  # the legacy-xml branches would disappear
+    bad = _cli("--src", str(tmp_path), "--out", str(out))
+    assert bad.returncode == 2
+    assert "error: " in bad.stderr and "Traceback" not in bad.stderr
