@@ -1,0 +1,207 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Package strategies on recorded dpkg/apt outputs (fixtures/facts/dpkg, SOURCES.md).
+
+RPM queries could not be recorded on this Debian machine: the rpm/dnf argv and parsing are
+checked against the documented query formats, the changelog parser on real spec changelogs.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from ansible_collections.patchwise.openssl.plugins.module_utils._openssl import packages
+from ansible_collections.patchwise.openssl.plugins.module_utils._openssl.packages import (
+    DpkgManager,
+    RpmManager,
+    parse_apt_policy,
+    parse_dpkg_query,
+    parse_dpkg_search,
+    select_manager,
+    split_evr,
+    usrmerge_variants,
+)
+
+FIX = Path(__file__).parents[3] / "fixtures" / "facts"
+DPKG = FIX / "dpkg"
+
+
+class Recorder:
+    def __init__(self, answers: dict[str, tuple[int, str, str]]) -> None:
+        self.answers = answers
+        self.calls: list[list[str]] = []
+
+    def __call__(self, argv: list[str]) -> tuple[int, str, str]:
+        self.calls.append(argv)
+        for prefix, answer in self.answers.items():
+            if " ".join(argv).startswith(prefix):
+                return answer
+        return 1, "", "unexpected command"
+
+
+def test_parse_dpkg_query_recorded() -> None:
+    pkgs = {
+        p["name"]: p for p in parse_dpkg_query((DPKG / "debian12-dpkg-query-all.txt").read_text())
+    }
+    assert len(pkgs) > 500
+    ssl = pkgs["libssl3:amd64"]
+    assert ssl["source"] == "openssl"
+    assert ssl["version"] == "3.0.19-1~deb12u2"
+    assert (ssl["epoch"], ssl["upstream_version"], ssl["release"]) == (None, "3.0.19", "1~deb12u2")
+    assert pkgs["openssl"]["arch"] == "amd64"
+    assert pkgs["libnss3:amd64"]["source"] == "nss"
+
+
+def test_parse_dpkg_search_recorded() -> None:
+    owners = parse_dpkg_search((DPKG / "debian12-dpkg-query-S.stdout").read_text())
+    assert owners == {
+        "/usr/lib/x86_64-linux-gnu/libssl.so.3": "libssl3:amd64",
+        "/usr/lib/x86_64-linux-gnu/libcrypto.so.3": "libssl3:amd64",
+        "/usr/lib/x86_64-linux-gnu/libssl3.so": "libnss3:amd64",
+        "/usr/bin/openssl": "openssl",
+    }
+    assert parse_dpkg_search("diversion by x from: /a\nlibc6, libc6-i386: /lib/ld.so\n") == {
+        "/lib/ld.so": "libc6"
+    }
+
+
+def test_owners_maps_usrmerge_spelling_back() -> None:
+    run = Recorder({"dpkg-query -S": (1, (DPKG / "debian12-dpkg-query-S.stdout").read_text(), "")})
+    owners = DpkgManager(run, []).owners(["/lib/x86_64-linux-gnu/libssl.so.3", "/usr/bin/openssl"])
+    assert owners == {
+        "/lib/x86_64-linux-gnu/libssl.so.3": "libssl3:amd64",
+        "/usr/bin/openssl": "openssl",
+    }
+    asked = run.calls[0][2:]
+    assert "/usr/lib/x86_64-linux-gnu/libssl.so.3" in asked and "/usr/bin/openssl" in asked
+
+
+def test_apt_policy_recorded() -> None:
+    cands = parse_apt_policy((DPKG / "debian12-apt-cache-policy.txt").read_text())
+    assert cands == {
+        "libssl3": "3.0.22-1~deb12u2",
+        "openssl": "3.0.22-1~deb12u2",
+        "libssl-dev": "3.0.22-1~deb12u2",
+    }
+    assert parse_apt_policy("foo:\n  Installed: (none)\n  Candidate: (none)\n") == {"foo": None}
+
+
+def test_dpkg_changelog_symlinked_docdir_and_binnmu(tmp_path: Path) -> None:
+    real = tmp_path / "libssl3"
+    real.mkdir()
+    shutil.copy(
+        FIX / "changelog" / "libssl3_3.0.19-1~deb12u2.changelog.Debian.gz",
+        real / "changelog.Debian.gz",
+    )
+    (tmp_path / "libssl3t64").symlink_to(real)
+    mgr = DpkgManager(Recorder({}), [])
+    mgr.DOC_ROOT = str(tmp_path)
+    r = mgr.changelog({"name": "libssl3t64:amd64", "arch": "amd64"})
+    assert r["error"] is None
+    assert r["path"] == str(real / "changelog.Debian.gz")
+    assert r["cves"]["CVE-2026-31790"] == "3.0.19-1~deb12u2"
+    assert r["trimmed"] is True
+    # binNMU: changelog.Debian.amd64.gz holds only the rebuild entry; CVEs come from the main file
+    import gzip
+
+    (real / "changelog.Debian.amd64.gz").write_bytes(
+        gzip.compress(
+            b"openssl (3.0.19-1~deb12u2+b1) bookworm; urgency=low, binary-only=yes\n\n"
+            b"  * Binary-only non-maintainer upload for amd64; no source changes.\n\n"
+            b" -- amd64 Build Daemon <buildd@example.org>  Sat, 04 Apr 2026 00:00:00 +0000\n"
+        )
+    )
+    r = mgr.changelog({"name": "libssl3t64:amd64", "arch": "amd64"})
+    assert r["top_version"] == "3.0.19-1~deb12u2+b1"
+    assert r["cves"]["CVE-2026-31790"] == "3.0.19-1~deb12u2"
+
+
+def test_dpkg_changelog_missing_or_corrupt(tmp_path: Path) -> None:
+    mgr = DpkgManager(Recorder({}), [])
+    mgr.DOC_ROOT = str(tmp_path)
+    assert "no changelog" in mgr.changelog({"name": "libssl3", "arch": "amd64"})["error"]
+    (tmp_path / "libssl3").mkdir()
+    (tmp_path / "libssl3" / "changelog.Debian.gz").write_bytes(b"\x1f\x8b\x08garbage")
+    assert "corrupt" in mgr.changelog({"name": "libssl3", "arch": "amd64"})["error"]
+
+
+def test_dpkg_installed_failure_is_a_warning() -> None:
+    warnings: list[str] = []
+    assert DpkgManager(Recorder({}), warnings).installed() == []
+    assert warnings and "dpkg-query failed" in warnings[0]
+
+
+def test_rpm_strategy_argv_and_parsing() -> None:
+    qa = (
+        "openssl-libs\topenssl-3.0.7-27.el9.src.rpm\t1\t3.0.7\t27.el9\tx86_64\n"
+        "openssl\topenssl-3.0.7-27.el9.src.rpm\t1\t3.0.7\t27.el9\tx86_64\n"
+        "zlib\tzlib-1.2.11-40.el9.src.rpm\t0\t1.2.11\t40.el9\tx86_64\n"
+    )
+    qf = (
+        "/usr/lib64/libssl.so.3\topenssl-libs\n/usr/lib64/libcrypto.so.3\topenssl-libs\n"
+        "/usr/share/doc/x\topenssl-libs\nfile /opt/x is not owned by any package\n"
+    )
+    changelog = (FIX / "rpm" / "openssl-3.0.7-28.el9_4.spec-changelog.txt").read_text()
+    run = Recorder(
+        {
+            "rpm -qa": (0, qa, ""),
+            "rpm -qf": (1, qf, ""),
+            "rpm -q --changelog": (0, changelog, ""),
+            "/usr/bin/dnf -q -C repoquery": (0, "openssl-libs\t1:3.0.7-29.el9_4\n", ""),
+        }
+    )
+    mgr = RpmManager(run, [], dnf="/usr/bin/dnf")
+    pkgs = {p["name"]: p for p in mgr.installed()}
+    assert pkgs["openssl-libs"]["version"] == "1:3.0.7-27.el9"
+    assert pkgs["openssl-libs"]["source"] == "openssl"
+    assert pkgs["zlib"]["epoch"] is None and pkgs["zlib"]["version"] == "1.2.11-40.el9"
+    owners = mgr.owners(["/usr/lib64/libssl.so.3", "/usr/lib64/libcrypto.so.3", "/opt/x"])
+    assert owners == {
+        "/usr/lib64/libssl.so.3": "openssl-libs",
+        "/usr/lib64/libcrypto.so.3": "openssl-libs",
+    }
+    assert mgr.candidates(["openssl-libs", "openssl"]) == {
+        "openssl-libs": "1:3.0.7-29.el9_4",
+        "openssl": None,
+    }
+    cl = mgr.changelog(pkgs["openssl-libs"])
+    assert cl["error"] is None and cl["cves"]["CVE-2023-2650"] == "1:3.0.7-20"
+    assert ["rpm", "-q", "--changelog", "openssl-libs"] in run.calls
+
+
+def test_select_manager() -> None:
+    assert isinstance(select_manager(lambda n: "/usr/bin/" + n, Recorder({}), []), DpkgManager)
+    rpm = select_manager(lambda n: None if n == "dpkg-query" else "/usr/bin/" + n, Recorder({}), [])
+    assert isinstance(rpm, RpmManager) and rpm.dnf == "/usr/bin/dnf"
+    assert select_manager(lambda n: None, Recorder({}), []) is None
+
+
+@pytest.mark.parametrize(
+    ("version", "expected"),
+    [
+        ("1:3.0.7-27.el9", (1, "3.0.7", "27.el9")),
+        ("3.0.19-1~deb12u2", (None, "3.0.19", "1~deb12u2")),
+        ("1.1.1w-0+deb11u8", (None, "1.1.1w", "0+deb11u8")),
+        ("2.9", (None, "2.9", None)),
+    ],
+)
+def test_split_evr(version: str, expected: tuple) -> None:
+    r = split_evr(version)
+    assert (r["epoch"], r["upstream_version"], r["release"]) == expected
+
+
+def test_usrmerge_and_names() -> None:
+    assert usrmerge_variants("/lib/x/libssl.so.3") == [
+        "/lib/x/libssl.so.3",
+        "/usr/lib/x/libssl.so.3",
+    ]
+    assert usrmerge_variants("/usr/lib64/libssl.so.3") == [
+        "/usr/lib64/libssl.so.3",
+        "/lib64/libssl.so.3",
+    ]
+    pkg = {"name": "libssl1.1:amd64", "source": "openssl"}
+    assert packages.PackageManager.is_openssl_package(pkg, set())
+    assert not packages.PackageManager.is_openssl_package(
+        {"name": "libnss3", "source": "nss"}, set()
+    )
