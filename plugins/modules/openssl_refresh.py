@@ -161,7 +161,7 @@ services:
   returned: always (empty in check mode)
   type: list
   elements: dict
-failed:
+failed_services:
   description: Names of the services whose refresh failed.
   returned: always
   type: list
@@ -278,7 +278,7 @@ def main() -> None:
         "openssl_reboot_required": result["reboot_required"],
         "openssl_refresh_leftover": result["leftover"],
     }
-    if result["failed"]:
+    if result["failed_services"]:
         module.fail_json(msg=f"openssl_refresh: {failure_summary(result)}", **result)
     module.exit_json(**result)
 

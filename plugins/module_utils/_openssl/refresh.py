@@ -875,7 +875,7 @@ class Refresh:
             "phase": self.options["phase"],
             "plan": [_public(e) for e in plan],
             "services": services,
-            "failed": [s["name"] for s in failed],
+            "failed_services": [s["name"] for s in failed],
             "leftover": leftover,
             "containers": containers,
             "unowned": [p for p in leftover if p["class"] == "unowned"],

@@ -316,7 +316,7 @@ def test_systemd_restart_and_daemon_reexec_use_systemctl_with_recorded_outputs()
     assert svc["systemd"]["strategy"] == "systemd_daemon_reexec"
     assert svc["systemd"]["status"] == "refreshed"
     assert ("/usr/bin/systemctl", "daemon-reexec") in host.commands_run()
-    assert result["failed"] == ["nginx.service"]
+    assert result["failed_services"] == ["nginx.service"]
 
 
 # ---- deny list and gates ----------------------------------------------------------------------
@@ -421,7 +421,7 @@ def test_nginx_new_master_fails_keeps_old_master_serving() -> None:
     assert host.alive(NGINX_MASTER)
     # the others were handled
     assert by_name(result, "services")["haproxy"]["status"] == "refreshed"
-    assert result["failed"] == ["nginx"]
+    assert result["failed_services"] == ["nginx"]
     assert "nginx (nginx_binary_upgrade)" in rf.failure_summary(result)
 
 
