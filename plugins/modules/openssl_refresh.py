@@ -31,7 +31,7 @@ description:
   - Every action is verified by re-scanning the memory maps; a signal's exit code and the PID
     prove nothing (haproxy and sshd re-execute in place under the same PID).
 author:
-  - patchwise.openssl maintainers
+  - patchwise.openssl maintainers (!UNKNOWN)
 options:
   services:
     description:
@@ -100,10 +100,13 @@ options:
 attributes:
   check_mode:
     support: full
-    details: Returns the plan (which services, which action, why) and changes nothing.
+    description: Returns the plan (which services, which action, why) and changes nothing.
   diff_mode:
     support: none
+    description: No diff is produced.
   platform:
+    support: full
+    description: Linux hosts with C(/proc).
     platforms: posix
 notes:
   - Runs as root. Signals are sent with C(os.kill), commands run without a shell.
@@ -112,8 +115,6 @@ notes:
     whose services are started by init scripts.
 seealso:
   - module: patchwise.openssl.openssl_facts
-  - role: patchwise.openssl.refresh
-    description: Runs this module with drain hooks and exports the results as facts.
 """
 
 EXAMPLES = r"""
@@ -215,12 +216,18 @@ ansible_facts:
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 from ansible_collections.patchwise.openssl.plugins.module_utils._openssl import (  # noqa: E402
-    livepatch,
     procscan,
 )
 from ansible_collections.patchwise.openssl.plugins.module_utils._openssl.errors import (  # noqa: E402
     PatchwiseError,
 )
+
+try:  # live patching support is optional: without it the refresh reports it as unavailable
+    from ansible_collections.patchwise.openssl.plugins.module_utils._openssl import (
+        livepatch,
+    )
+except ImportError:  # pragma: no cover
+    livepatch = None  # type: ignore[assignment]
 from ansible_collections.patchwise.openssl.plugins.module_utils._openssl.refresh import (  # noqa: E402
     Host,
     Refresh,
@@ -268,7 +275,7 @@ def main() -> None:
     try:
         options = normalise_options(dict(module.params))
         result = Refresh(options, Host(run, scan, which), module.check_mode,
-                         gather_livepatch).run()
+                         gather_livepatch if livepatch is not None else None).run()
     except PatchwiseError as exc:
         module.fail_json(msg=f"openssl_refresh: {exc}")
     for warning in result.pop("warnings"):
