@@ -1,0 +1,442 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Build ``ansible_facts.openssl`` (schema_version 1) in one pass over the host.
+
+``gather(run, get_bin_path, options)`` is the only entry point. ``run(argv)`` returns
+``(rc, stdout, stderr)``; ``get_bin_path(name)`` returns a path or ``None``. Nothing here
+changes the host.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+from typing import Any, Callable
+
+from ansible_collections.patchwise.openssl.plugins.module_utils._openssl import (
+    libraries as libs_mod,
+)
+from ansible_collections.patchwise.openssl.plugins.module_utils._openssl import (
+    livepatch,
+    policy,
+    procscan,
+    runtimes,
+    vendored,
+)
+from ansible_collections.patchwise.openssl.plugins.module_utils._openssl.elf import inspect_file
+from ansible_collections.patchwise.openssl.plugins.module_utils._openssl.packages import (
+    PackageManager,
+    select_manager,
+)
+from ansible_collections.patchwise.openssl.plugins.module_utils._openssl.versiontext import (
+    fips_active,
+    parse_providers,
+    parse_version_all,
+    parse_version_line,
+)
+
+SCHEMA_VERSION = 1
+CLI_DIRS = (
+    "/usr/bin",
+    "/usr/local/bin",
+    "/bin",
+    "/usr/sbin",
+    "/usr/local/sbin",
+    "/usr/local/ssl/bin",
+)
+DEFAULT_OPTIONS: dict[str, Any] = {
+    "extra_library_paths": ["/usr/local", "/opt"],
+    "extra_cli_paths": [],
+    "scan_paths": [],
+    "scan_budget": 30.0,
+    "library_search_budget": 5.0,
+    "changelog": True,
+    "candidates": True,
+    "processes": True,
+    "listening": True,
+    "runtimes": True,
+    "livepatch": True,
+    "proc_root": "/proc",
+}
+FAMILIES = {
+    "debian": "debian",
+    "ubuntu": "debian",
+    "rhel": "redhat",
+    "fedora": "redhat",
+    "centos": "redhat",
+    "rocky": "redhat",
+    "almalinux": "redhat",
+    "ol": "redhat",
+    "amzn": "redhat",
+    "sles": "suse",
+    "opensuse": "suse",
+    "suse": "suse",
+    "alpine": "alpine",
+    "arch": "archlinux",
+}
+
+Runner = Callable[[list], "tuple[int, str, str]"]
+
+
+def _read_text(path: str, limit: int = 1 << 20) -> str | None:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(limit).decode("utf-8", "replace")
+    except OSError:
+        return None
+
+
+def parse_os_release(text: str) -> dict[str, str]:
+    values = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.strip().isidentifier():
+            values[key.strip()] = value.strip().strip('"').strip("'")
+    return values
+
+
+def distro_facts(
+    get_bin_path: Callable[[str], str | None], proc_root: str = "/proc"
+) -> dict[str, Any]:
+    osr = parse_os_release(_read_text("/etc/os-release") or _read_text("/usr/lib/os-release") or "")
+    ident = osr.get("ID", "unknown").lower()
+    family = FAMILIES.get(ident)
+    for like in osr.get("ID_LIKE", "").lower().split():
+        family = family or FAMILIES.get(like)
+    pkg_mgr = "unknown"
+    for name in ("apt-get", "dnf", "yum", "zypper"):
+        if get_bin_path(name):
+            pkg_mgr = "apt" if name == "apt-get" else name
+            break
+    comm = (_read_text(os.path.join(proc_root, "1", "comm")) or "").strip()
+    return {
+        "id": ident,
+        "version_id": osr.get("VERSION_ID"),
+        "codename": osr.get("VERSION_CODENAME") or None,
+        "family": family or "unknown",
+        "pkg_mgr": pkg_mgr,
+        "pid1": comm or None,
+        "systemd_pid1": comm == "systemd" and os.path.isdir("/run/systemd/system"),
+        "arch": platform.machine(),
+    }
+
+
+def find_clis(extra: list[str]) -> list[str]:
+    dirs = (
+        list(extra)
+        + [d for d in os.environ.get("PATH", "").split(os.pathsep) if d]
+        + list(CLI_DIRS)
+    )
+    found: list[str] = []
+    seen: set[str] = set()
+    for entry in dict.fromkeys(dirs):
+        path = entry if os.path.basename(entry) == "openssl" else os.path.join(entry, "openssl")
+        if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+            continue
+        real = os.path.realpath(path)
+        if real not in seen:
+            seen.add(real)
+            found.append(path)
+    return found
+
+
+def cli_facts(path: str, run: Runner, warnings: list[str]) -> dict[str, Any]:
+    rc, out, err = run([path, "version", "-a"])
+    if rc != 0 or not out.strip():
+        rc2, out2, err2 = run([path, "version"])
+        if rc2 == 0:
+            out, rc = out2, rc2
+        else:
+            warnings.append(f"{path} version failed: {(err or err2).strip()[:200]}")
+    parsed = parse_version_line(out if rc == 0 else "")
+    fields = parse_version_all(out if rc == 0 else "")
+    providers: list[dict[str, Any]] = []
+    if parsed["implementation"] in ("openssl", "quictls") and (parsed["series"] or "0")[0] >= "3":
+        rc_p, out_p, _err = run([path, "list", "-providers"])
+        providers = parse_providers(out_p) if rc_p == 0 else []
+    for msg in parsed["warnings"]:
+        warnings.append(f"{path}: {msg}")
+    return {
+        "path": path,
+        "real_path": os.path.realpath(path),
+        "raw": parsed["raw"] or None,
+        "implementation": parsed["implementation"],
+        "implementation_version": parsed["implementation_version"],
+        "version": parsed["version"],
+        "series": parsed["series"],
+        "cli_version": parsed["cli_version"],
+        "library_version": parsed["library_version"],
+        "fips": parsed["fips"],
+        "build_date": parsed["build_date"],
+        "built_on": fields["built_on"],
+        "platform": fields["platform"],
+        "options": fields["options"],
+        "compiler_flags": fields["compiler_flags"],
+        "openssldir": fields["openssldir"],
+        "modulesdir": fields["modulesdir"],
+        "enginesdir": fields["enginesdir"],
+        "seeding_source": fields["seeding_source"],
+        "providers": [
+            {
+                "name": p["name"] or p["id"],
+                "id": p["id"],
+                "version": p["version"],
+                "status": p["status"],
+            }
+            for p in providers
+        ],
+        "fips_active": fips_active(providers),
+        "package": None,
+    }
+
+
+def _ldconfig_sources(
+    run: Runner, get_bin_path: Callable[..., str | None], warnings: list[str]
+) -> list[tuple[str, str]]:
+    ldconfig = get_bin_path("ldconfig") or next(
+        (p for p in ("/sbin/ldconfig", "/usr/sbin/ldconfig") if os.path.isfile(p)), None
+    )
+    if not ldconfig:
+        warnings.append("ldconfig not found: dynamic linker cache not read")
+        return []
+    rc, out, err = run([ldconfig, "-p"])
+    if rc != 0:
+        warnings.append(f"ldconfig -p failed: {err.strip()[:200]}")
+        return []
+    return [(entry["path"], "ldconfig") for entry in libs_mod.parse_ldconfig(out)]
+
+
+def _packages(
+    manager: PackageManager,
+    lib_paths: list[str],
+    cli_paths: list[str],
+    extra_paths: list[str],
+    options: dict[str, Any],
+) -> tuple[list[dict[str, Any]], dict[str, str], dict[str, str]]:
+    """Return (OpenSSL packages, owner of each asked path, version of every installed package)."""
+    owners = manager.owners(sorted(set(lib_paths + cli_paths + extra_paths)))
+    installed = manager.installed()
+    versions = {p["name"]: p["version"] for p in installed}
+    providers = {owners[p] for p in lib_paths + cli_paths if p in owners}
+    relevant = [
+        p
+        for p in installed
+        if p["name"] in providers or PackageManager.is_openssl_package(p, set())
+    ]
+    names = sorted({p["name"] for p in relevant})
+    candidates = manager.candidates(names) if options["candidates"] else {}
+    packages = []
+    for pkg in relevant:
+        entry = {
+            k: pkg.get(k)
+            for k in ("name", "source", "version", "epoch", "upstream_version", "release", "arch")
+        }
+        entry["manager"] = manager.manager
+        name = pkg["name"]
+        entry["candidate"] = candidates.get(name, candidates.get(name.split(":")[0]))
+        entry["provides_libraries"] = sorted(p for p in lib_paths if owners.get(p) == name)
+        entry["provides_cli"] = sorted(p for p in cli_paths if owners.get(p) == name)
+        entry["changelog"] = manager.changelog(pkg) if options["changelog"] else None
+        packages.append(entry)
+    packages.sort(key=lambda p: p["name"])
+    return packages, owners, versions
+
+
+def _attach_packages(
+    libraries: list[dict[str, Any]],
+    clis: list[dict[str, Any]],
+    packages: list[dict[str, Any]],
+    owners: dict[str, str],
+    installed_versions: dict[str, str],
+) -> None:
+    for lib in libraries:
+        owner = owners.get(lib["real_path"]) or next(
+            (owners[p] for p in lib["paths"] if p in owners), None
+        )
+        lib["package"] = owner
+        lib["package_version"] = installed_versions.get(owner) if owner else None
+        lib["unpackaged"] = owner is None
+    for cli in clis:
+        cli["package"] = owners.get(cli["real_path"]) or owners.get(cli["path"])
+
+
+def _init_scripts(owners: dict[str, str]) -> dict[str, list[str]]:
+    scripts: dict[str, list[str]] = {}
+    for path, pkg in owners.items():
+        if path.startswith("/etc/init.d/"):
+            scripts.setdefault(pkg, []).append(os.path.basename(path))
+    return scripts
+
+
+def _list_init_scripts() -> list[str]:
+    try:
+        return [
+            os.path.join("/etc/init.d", n)
+            for n in sorted(os.listdir("/etc/init.d"))
+            if not n.startswith(".") and n not in ("README", "skeleton", "rc", "rcS")
+        ]
+    except OSError:
+        return []
+
+
+def gather(
+    run: Runner, get_bin_path: Callable[..., str | None], options: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    opts = dict(DEFAULT_OPTIONS)
+    opts.update({k: v for k, v in (options or {}).items() if v is not None})
+    warnings: list[str] = []
+    facts: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "collected_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "privileged": False,
+        "warnings": warnings,
+    }
+    facts["distro"] = distro_facts(get_bin_path, opts["proc_root"])
+
+    clis = [cli_facts(p, run, warnings) for p in find_clis(opts["extra_cli_paths"])]
+    if not clis:
+        warnings.append("no openssl command line tool found")
+
+    scan: dict[str, Any] = {"processes": [], "unreadable": [], "warnings": []}
+    if opts["processes"]:
+        scanner = procscan.Scanner(
+            procscan.ProcReader(opts["proc_root"]),
+            listening=opts["listening"],
+            elf_reader=inspect_file,
+        )
+        scan = scanner.scan()
+        warnings.extend(scan["warnings"])
+
+    sources = _ldconfig_sources(run, get_bin_path, warnings)
+    extra_dirs = [d for d in opts["extra_library_paths"] if os.path.isdir(d)]
+    sources += [
+        (p, "extra_dir")
+        for p in libs_mod.walk_extra_dirs(
+            extra_dirs, float(opts["library_search_budget"]), warnings
+        )
+    ]
+    for proc in scan["processes"]:
+        for lib in proc["libraries"]:
+            if not lib["deleted"] and not proc["container"]:
+                sources.append((lib["path"], "process"))
+    libraries = libs_mod.build_inventory(sources, inspect_file)
+
+    manager = select_manager(get_bin_path, run, warnings)
+    packages: list[dict[str, Any]] = []
+    owners: dict[str, str] = {}
+    versions: dict[str, str] = {}
+    exes = sorted({p["exe"] for p in scan["processes"] if p["exe"] and not p["container"]})
+    init_scripts = [] if facts["distro"]["systemd_pid1"] else _list_init_scripts()
+    if manager is not None:
+        lib_paths = sorted(
+            {lib["real_path"] for lib in libraries} | {p for lib in libraries for p in lib["paths"]}
+        )
+        cli_paths = sorted({c["real_path"] for c in clis} | {c["path"] for c in clis})
+        packages, owners, versions = _packages(
+            manager, lib_paths, cli_paths, exes + init_scripts, opts
+        )
+    else:
+        warnings.append("no supported package manager (dpkg, rpm): packages not inventoried")
+    _attach_packages(libraries, clis, packages, owners, versions)
+    libs_mod.mark_leftovers(libraries)
+    _finish_processes(scan["processes"], libraries, owners, _init_scripts(owners))
+
+    vend = {
+        "found": [],
+        "scan": {
+            "paths": [],
+            "budget_seconds": opts["scan_budget"],
+            "elapsed_seconds": 0.0,
+            "complete": True,
+            "files_examined": 0,
+        },
+    }
+    if opts["scan_paths"]:
+        skip = {lib["real_path"] for lib in libraries} | {c["real_path"] for c in clis}
+        vend = vendored.scan(list(opts["scan_paths"]), float(opts["scan_budget"]), skip)
+        if manager is not None and vend["found"]:
+            vowners = manager.owners([v["path"] for v in vend["found"]])
+            for item in vend["found"]:
+                item["package"] = vowners.get(item["path"])
+        if not vend["scan"]["complete"]:
+            warnings.append(f"vendored scan stopped after its budget of {opts['scan_budget']}s")
+
+    main_cli = next(
+        (c for c in clis if c["implementation"] == "openssl"), clis[0] if clis else None
+    )
+    facts.update(
+        {
+            "cli": clis,
+            "libraries": libraries,
+            "packages": packages,
+            "processes": scan["processes"],
+            "unreadable_processes": scan["unreadable"],
+            "vendored": vend["found"],
+            "vendored_scan": vend["scan"],
+            "runtimes": runtimes.probe(runtimes.find_pythons(os.environ.get("PATH")), run, warnings)
+            if opts["runtimes"]
+            else [],
+            "policy": policy.gather(
+                main_cli["openssldir"] if main_cli else None,
+                main_cli["compiler_flags"] if main_cli else None,
+                warnings=warnings,
+            ),
+            "livepatch": livepatch.gather(run, get_bin_path, _read_text, warnings)
+            if opts["livepatch"]
+            else None,
+        }
+    )
+    facts["summary"] = summarize(facts)
+    facts["privileged"] = os.geteuid() == 0 and not scan["unreadable"]
+    if os.geteuid() != 0:
+        warnings.append(
+            "not running as root: processes of other users are not visible; the result is partial"
+        )
+    elif scan["unreadable"]:
+        warnings.append(
+            f"{len(scan['unreadable'])} process(es) could not be read "
+            "(missing CAP_SYS_PTRACE?); see unreadable_processes"
+        )
+    return facts
+
+
+def _finish_processes(
+    processes: list[dict[str, Any]],
+    libraries: list[dict[str, Any]],
+    owners: dict[str, str],
+    scripts: dict[str, list[str]],
+) -> None:
+    by_path: dict[str, dict[str, Any]] = {}
+    for lib in libraries:
+        for path in lib["paths"] + [lib["real_path"]]:
+            by_path[path] = lib
+    for proc in processes:
+        for lib in proc["libraries"]:
+            inv = by_path.get(lib["path"])
+            if inv is not None and not lib["deleted"] and not proc["container"]:
+                inv["in_use"] = True
+                if not lib["stale"]:
+                    lib["package_version"] = inv["package_version"]
+                    lib["build_id"] = lib["build_id"] or inv["build_id"]
+                    lib["version_text"] = lib["version_text"] or inv["version_text"]
+        if proc["service"] is None and not proc["container"] and proc["exe"]:
+            pkg = owners.get(proc["exe"])
+            names = scripts.get(pkg or "", [])
+            if names:
+                proc["service"] = names[0] if len(names) == 1 else ",".join(sorted(names))
+                proc["service_source"] = "init"
+
+
+def summarize(facts: dict[str, Any]) -> dict[str, Any]:
+    stale = [p for p in facts["processes"] if p["stale"]]
+    return {
+        "stale_processes": len(stale),
+        "stale_services": sorted({p["service"] for p in stale if p["service"]}),
+        "stale_without_service": sorted(p["pid"] for p in stale if not p["service"]),
+        "libraries": len(facts["libraries"]),
+        "unpackaged_libraries": sorted(
+            lib["real_path"] for lib in facts["libraries"] if lib["unpackaged"]
+        ),
+        "series": sorted({lib["series"] for lib in facts["libraries"] if lib["series"]}),
+    }

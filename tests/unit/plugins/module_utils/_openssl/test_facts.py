@@ -1,0 +1,202 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""facts.gather end to end with recorded command outputs (fixtures/facts, SOURCES.md).
+
+Commands are answered from the recorded files; the file system parts (libraries, /proc) are
+replaced at their seams so the test runs the same on any machine.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ansible_collections.patchwise.openssl.plugins.module_utils._openssl import facts, packages
+
+FIX = Path(__file__).parents[3] / "fixtures" / "facts"
+
+SCHEMA_KEYS = {
+    "schema_version",
+    "collected_at",
+    "privileged",
+    "warnings",
+    "distro",
+    "cli",
+    "libraries",
+    "packages",
+    "processes",
+    "unreadable_processes",
+    "vendored",
+    "vendored_scan",
+    "runtimes",
+    "policy",
+    "livepatch",
+}
+
+
+def fake_run(ldconfig_text: str) -> Any:
+    answers = {
+        ("/usr/bin/openssl", "version", "-a"): (
+            0,
+            (FIX / "version" / "debian12-3.0.19-version-a.txt").read_text(),
+            "",
+        ),
+        ("/usr/bin/openssl", "list", "-providers"): (
+            0,
+            (FIX / "version" / "debian12-3.0.19-list-providers.txt").read_text(),
+            "",
+        ),
+        ("/sbin/ldconfig", "-p"): (0, ldconfig_text, ""),
+    }
+
+    def run(argv: list[str]) -> tuple[int, str, str]:
+        if argv[:2] == ["dpkg-query", "-W"]:
+            return 0, (FIX / "dpkg" / "debian12-dpkg-query-all.txt").read_text(), ""
+        if argv[:2] == ["dpkg-query", "-S"]:
+            owned = {
+                p: "libssl3:amd64"
+                for p in argv[2:]
+                if "/lib" in p and "lib" in p.rsplit("/", 1)[-1]
+            }
+            if "/usr/bin/openssl" in argv:
+                owned["/usr/bin/openssl"] = "openssl"
+            return 0, "".join(f"{pkg}: {path}\n" for path, pkg in owned.items()), ""
+        if argv[:2] == ["apt-cache", "policy"]:
+            return 0, (FIX / "dpkg" / "debian12-apt-cache-policy.txt").read_text(), ""
+        return answers.get(tuple(argv), (127, "", f"not recorded: {argv}"))
+
+    return run
+
+
+def fake_bin(name: str) -> str | None:
+    return {
+        "ldconfig": "/sbin/ldconfig",
+        "dpkg-query": "/usr/bin/dpkg-query",
+        "apt-get": "/usr/bin/apt-get",
+    }.get(name)
+
+
+@pytest.fixture
+def host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    libdir = tmp_path / "lib" / "x86_64-linux-gnu"
+    libdir.mkdir(parents=True)
+    for name in ("libssl.so.3", "libcrypto.so.3", "libssl.so.1.1", "libcrypto.so.1.1"):
+        (libdir / name).write_bytes(b"\x7fELF")
+    texts = {
+        "libcrypto.so.3": "OpenSSL 3.0.19 27 Jan 2026",
+        "libcrypto.so.1.1": "OpenSSL 1.1.1w  11 Sep 2023",
+    }
+
+    def inspect(path: str, want_texts: bool = True) -> dict[str, Any]:
+        name = Path(path).name
+        return {
+            "build_id": f"id-{name}",
+            "soname": name,
+            "needed": [],
+            "error": None,
+            "version_texts": [texts[name]] if name in texts else [],
+        }
+
+    monkeypatch.setattr(facts, "inspect_file", inspect)
+    monkeypatch.setattr(facts, "find_clis", lambda extra: ["/usr/bin/openssl"])
+    return libdir
+
+
+def test_gather_schema_and_backport_evidence(host: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ldconfig = "".join(
+        f"\t{n} (libc6,x86-64) => {host / n}\n"
+        for n in ("libssl.so.3", "libcrypto.so.3", "libssl.so.1.1", "libcrypto.so.1.1")
+    )
+    docroot = host.parent.parent / "doc"
+    (docroot / "libssl3").mkdir(parents=True)
+    shutil.copy(
+        FIX / "changelog" / "libssl3_3.0.19-1~deb12u2.changelog.Debian.gz",
+        docroot / "libssl3" / "changelog.Debian.gz",
+    )
+    monkeypatch.setattr(packages.DpkgManager, "DOC_ROOT", str(docroot))
+    result = facts.gather(
+        fake_run("4 libs found in cache `/etc/ld.so.cache'\n" + ldconfig),
+        fake_bin,
+        {"processes": False, "runtimes": False, "livepatch": False, "extra_library_paths": []},
+    )
+    assert set(result) >= SCHEMA_KEYS
+    assert result["schema_version"] == 1
+    (cli,) = result["cli"]
+    assert (cli["version"], cli["openssldir"], cli["package"]) == (
+        "3.0.19",
+        "/usr/lib/ssl",
+        "openssl",
+    )
+    assert cli["providers"][0]["name"] == "OpenSSL Default Provider"
+    libs = {Path(lib["real_path"]).name: lib for lib in result["libraries"]}
+    assert libs["libssl.so.3"]["version"] == "3.0.19"
+    assert libs["libssl.so.3"]["package"] == "libssl3:amd64"
+    assert libs["libssl.so.3"]["package_version"] == "3.0.19-1~deb12u2"
+    assert libs["libcrypto.so.1.1"]["leftover_series"] is True
+    assert libs["libcrypto.so.3"]["leftover_series"] is False
+    pkgs = {p["name"]: p for p in result["packages"]}
+    assert pkgs["libssl3:amd64"]["candidate"] == "3.0.22-1~deb12u2"
+    assert pkgs["openssl"]["provides_cli"] == ["/usr/bin/openssl"]
+    assert "libnss3:amd64" not in pkgs
+    evidence = pkgs["libssl3:amd64"]["changelog"]
+    assert evidence["error"] is None and evidence["trimmed"] is True
+    assert evidence["cves"]["CVE-2026-28387"] == "3.0.19-1~deb12u2"
+    assert "no changelog" in pkgs["openssl"]["changelog"]["error"]
+    assert result["policy"]["seclevel"] == 2
+    assert result["vendored_scan"]["complete"] is True
+
+
+def test_missing_tools_degrade_to_warnings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(facts, "find_clis", lambda extra: [])
+    result = facts.gather(
+        lambda argv: (127, "", "missing"),
+        lambda name: None,
+        {"processes": False, "runtimes": False, "livepatch": False, "extra_library_paths": []},
+    )
+    assert result["cli"] == [] and result["packages"] == []
+    text = "\n".join(result["warnings"])
+    assert "no openssl command line tool found" in text
+    assert "no supported package manager" in text
+
+
+def test_finish_processes_init_script_and_in_use() -> None:
+    libs = [
+        {
+            "paths": ["/lib/x/libssl.so.3"],
+            "real_path": "/usr/lib/x/libssl.so.3",
+            "package_version": "3.0.19-1~deb12u2",
+            "build_id": "bb",
+            "version_text": None,
+            "in_use": False,
+        }
+    ]
+    procs = [
+        {
+            "exe": "/usr/sbin/nginx",
+            "container": None,
+            "service": None,
+            "service_source": "none",
+            "libraries": [
+                {
+                    "path": "/usr/lib/x/libssl.so.3",
+                    "deleted": False,
+                    "stale": False,
+                    "build_id": None,
+                    "version_text": None,
+                    "package_version": None,
+                }
+            ],
+        }
+    ]
+    facts._finish_processes(
+        procs, libs, {"/usr/sbin/nginx": "nginx-core"}, {"nginx-core": ["nginx"]}
+    )
+    assert procs[0]["service"] == "nginx" and procs[0]["service_source"] == "init"
+    assert procs[0]["libraries"][0]["package_version"] == "3.0.19-1~deb12u2"
+    assert libs[0]["in_use"] is True
+
+
+def test_os_release_parsing() -> None:
+    osr = facts.parse_os_release('ID=debian\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\n# x\n')
+    assert osr == {"ID": "debian", "VERSION_ID": "12", "VERSION_CODENAME": "bookworm"}
