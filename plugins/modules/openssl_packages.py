@@ -31,7 +31,7 @@ description:
   - The apt path is tested on real hosts; the dnf/yum and zypper paths are tested on recorded
     outputs of those tools only.
 author:
-  - patchwise.openssl maintainers
+  - patchwise.openssl maintainers (@patchwise)
 attributes:
   check_mode:
     support: full
@@ -40,8 +40,11 @@ attributes:
       - C(apt-get update) then writes to a private copy of apt's lists, removed afterwards.
   diff_mode:
     support: none
+    description: No diff; RV(plan), RV(before) and RV(after) say what changes.
   platform:
+    support: full
     platforms: posix
+    description: Linux hosts with Python 3.9 or later.
 options:
   state:
     description:
@@ -114,8 +117,9 @@ notes:
   - Needs root. Package operations need the package database locks; rollback points live in a
     root-only directory.
 seealso:
-  - role: patchwise.openssl.patch
-  - role: patchwise.openssl.rollback
+  - name: Operations guide (patch, verify, roll back)
+    description: Pre-flight checks, rollback points, rolling back by hand, privileges.
+    link: https://example.invalid/patchwise/openssl/docs/operations.md
 """
 
 EXAMPLES = r"""

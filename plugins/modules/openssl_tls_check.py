@@ -27,15 +27,18 @@ description:
   - A failed probe does not fail the task; RV(passed) and RV(failures) say what failed. Only
     invalid arguments fail the module.
 author:
-  - patchwise.openssl maintainers
+  - patchwise.openssl maintainers (@patchwise)
 attributes:
   check_mode:
     support: full
     description: Probes run in check mode as well; they change nothing.
   diff_mode:
     support: none
+    description: Nothing is changed, so there is nothing to diff.
   platform:
+    support: full
     platforms: posix
+    description: Any host with Python 3.9 or later, including the controller.
 options:
   endpoints:
     description: TLS endpoints to probe.
@@ -119,7 +122,6 @@ notes:
     conclusive answer.
 seealso:
   - module: patchwise.openssl.openssl_facts
-  - role: patchwise.openssl.verify
 """
 
 EXAMPLES = r"""
