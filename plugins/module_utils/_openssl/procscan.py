@@ -77,12 +77,25 @@ def parse_maps_line(line: str) -> dict[str, Any]:
     }
 
 
+def _candidate_lines(maps_text: str) -> list[str]:
+    """Lines naming libssl/libcrypto, found with str.find instead of splitting every line."""
+    starts: set[int] = set()
+    for anchor in ("/libssl", "/libcrypto"):
+        pos = maps_text.find(anchor)
+        while pos != -1:
+            starts.add(maps_text.rfind("\n", 0, pos) + 1)
+            pos = maps_text.find(anchor, pos + 1)
+    lines = []
+    for start in sorted(starts):
+        end = maps_text.find("\n", start)
+        lines.append(maps_text[start:] if end == -1 else maps_text[start:end])
+    return lines
+
+
 def openssl_mappings(maps_text: str) -> list[dict[str, Any]]:
     """Return one entry per mapped OpenSSL library file (path + inode) from a maps text."""
     found: dict[tuple[str, int, tuple[int, int]], dict[str, Any]] = {}
-    for line in maps_text.splitlines():
-        if "libssl" not in line and "libcrypto" not in line:
-            continue
+    for line in _candidate_lines(maps_text):
         try:
             entry = parse_maps_line(line)
         except ParseError:
@@ -245,7 +258,7 @@ class ProcReader:
         self.root = root
 
     def path(self, *parts: str) -> str:
-        return os.path.join(self.root, *parts)
+        return self.root + "/" + "/".join(parts)
 
     def listdir(self) -> list[str]:
         return os.listdir(self.root)
@@ -268,11 +281,14 @@ class ProcReader:
 
 
 def _status_fields(text: str) -> dict[str, str]:
+    """Name, PPid and Uid of a /proc/PID/status text (looked up, not split line by line)."""
     fields = {}
-    for line in text.splitlines():
-        key, sep, value = line.partition(":")
-        if sep and key in ("Name", "PPid", "Uid"):
-            fields[key] = value.strip()
+    for key in ("Name", "PPid", "Uid"):
+        pos = text.find(key + ":")
+        if pos == -1 or (pos and text[pos - 1] != "\n"):
+            continue
+        end = text.find("\n", pos)
+        fields[key] = text[pos + len(key) + 1 : end if end != -1 else None].strip()
     return fields
 
 
@@ -296,11 +312,13 @@ class Scanner:
         listening: bool = True,
         self_pid: int | None = None,
         elf_reader: Callable[[str], dict[str, Any]] | None = None,
+        systemd: bool | None = None,
     ) -> None:
         self.reader = reader or ProcReader()
         self.listening = listening
         self.self_pid = str(self_pid if self_pid is not None else os.getpid())
         self.elf_reader = elf_reader
+        self.systemd = systemd
         self.warnings: list[str] = []
         self.unreadable: list[dict[str, Any]] = []
         self._stat_cache: dict[tuple[str, str], tuple[int, int] | str] = {}
@@ -358,6 +376,19 @@ class Scanner:
                 except OSError:
                     self._root_ident = None
         return self._root_ident
+
+    def _wants_cgroup(self, mnt_ns: str | None) -> bool:
+        """The cgroup file names a systemd unit only under systemd, and a container only for
+        processes in another mount namespace: skip the read otherwise (it is a large share of
+        the per-process cost)."""
+        if self.systemd is None:
+            comm = self._safe(self.reader.read_text, "1", "comm")
+            self.systemd = (comm or "").strip() == "systemd"
+        if self.systemd:
+            return True
+        if self._self_mnt is None:
+            self._self_mnt = self._safe(self.reader.readlink, self.self_pid, "ns", "mnt") or ""
+        return not mnt_ns or not self._self_mnt or mnt_ns != self._self_mnt
 
     def _container(
         self, pid: str, mnt_ns: str | None, cgroup: dict[str, Any]
@@ -453,7 +484,10 @@ class Scanner:
         cmdline_raw = self._safe(self.reader.read_bytes, pid, "cmdline") or b""
         cmdline = [a.decode("utf-8", "replace") for a in cmdline_raw.split(b"\x00") if a]
         mnt_ns = self._safe(self.reader.readlink, pid, "ns", "mnt")
-        cgroup = parse_cgroup(self._safe(self.reader.read_text, pid, "cgroup") or "")
+        cgroup_text = (
+            self._safe(self.reader.read_text, pid, "cgroup") if self._wants_cgroup(mnt_ns) else None
+        )
+        cgroup = parse_cgroup(cgroup_text or "")
         exe = self._safe(self.reader.readlink, pid, "exe")
         process = {
             "pid": int(pid),

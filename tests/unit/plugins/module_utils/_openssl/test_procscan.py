@@ -413,3 +413,28 @@ def test_property_cgroup(lines: list[str]) -> None:
 def test_property_net(text: str, proto: str) -> None:
     for entry in parse_net_table("header\n" + text, proto).values():
         assert 0 <= entry["port"] <= 65535
+
+
+def test_cgroup_read_only_when_it_can_name_something() -> None:
+    """Without systemd, a process in our own mount namespace has no unit and no container to
+    find in its cgroup file: the read is skipped. Under systemd it is always read."""
+    maps = (PROC / "podman-container-haproxy-maps.txt").read_text()
+    cgroup = "0::/system.slice/haproxy.service\n"
+
+    def procs(pid1_comm: str) -> dict[str, Any]:
+        return {
+            "1": {"maps": "", "comm": pid1_comm + "\n", "links": {"ns/mnt": "mnt:[1]"}},
+            "50": {"maps": "", "links": {"ns/mnt": "mnt:[1]"}},
+            "60": {
+                "maps": maps,
+                "status": status("haproxy", 1),
+                "cgroup": cgroup,
+                "links": {"ns/mnt": "mnt:[1]"},
+            },
+        }
+
+    plain = Scanner(FakeReader(procs("process_api")), self_pid=50).scan()["processes"][0]
+    assert plain["service"] is None and plain["cgroup"] is None
+    under_systemd = Scanner(FakeReader(procs("systemd")), self_pid=50).scan()["processes"][0]
+    assert under_systemd["service"] == "haproxy.service"
+    assert under_systemd["service_source"] == "systemd"
