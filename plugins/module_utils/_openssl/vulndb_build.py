@@ -16,6 +16,7 @@ only. Commands (``git``) run through an injected ``run(argv) -> (rc, out, err)``
 from __future__ import annotations
 
 import datetime
+import gzip
 import hashlib
 import json
 import os
@@ -357,8 +358,11 @@ def load_legacy_xml(path: Path) -> tuple:
     sha256, warnings)``."""
     try:
         raw = path.read_bytes()
-    except OSError as exc:
-        raise _err(path, "file", f"cannot read ({exc.strerror})") from exc
+        if raw[:2] == b"\x1f\x8b":  # a gzip-compressed copy (e.g. vulnerabilities.xml.gz)
+            raw = gzip.decompress(raw)
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise _err(path, "file", f"cannot read ({reason})") from exc
     root = _safe_xml(raw, path)
     if root.tag != "security":
         raise _err(path, "root element", f"expected <security>, got <{root.tag}>")
@@ -836,7 +840,7 @@ def _cve_key(cve_id: str) -> tuple:
 
 def dumps_db(db: dict) -> str:
     """Deterministic JSON text: sorted keys, fixed indentation, trailing newline."""
-    return json.dumps(db, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+    return json.dumps(db, indent=1, sort_keys=True, ensure_ascii=True) + "\n"
 
 
 # --------------------------------------------------------------------------------------------

@@ -94,7 +94,7 @@ def test_apt_cache_policy_debian12():
 
 def test_plan_debian13_three_packages():
     installed = pkgops.parse_dpkg_query(fixture("debian13-dpkg-query-W.txt"))
-    selected, _ = pkgops.select_openssl(installed, "apt")
+    selected, _leftover = pkgops.select_openssl(installed, "apt")
     policy = pkgops.parse_apt_cache_policy(fixture("debian13-apt-cache-policy.txt"))
     plan = pkgops.plan_apt(selected, policy)
     assert {(p["name"], p["from"], p["to"], p["action"]) for p in plan} == {
@@ -108,7 +108,7 @@ def test_plan_debian13_three_packages():
 
 def test_plan_pinned_version_and_unavailable():
     installed = pkgops.parse_dpkg_query(fixture("debian12-dpkg-query-W.txt"))
-    selected, _ = pkgops.select_openssl(installed, "apt")
+    selected, _leftover = pkgops.select_openssl(installed, "apt")
     policy = pkgops.parse_apt_cache_policy(fixture("debian12-apt-cache-policy.txt"))
     pinned = pkgops.plan_apt(selected, policy, "3.0.17-1~deb12u2")
     assert {p["action"] for p in pinned} == {"downgrade"}
@@ -121,7 +121,7 @@ def test_plan_pinned_version_and_unavailable():
 
 def test_up_to_date_plan_is_none():
     installed = pkgops.parse_dpkg_query(fixture("debian12-dpkg-query-W.txt"))
-    selected, _ = pkgops.select_openssl(installed, "apt")
+    selected, _leftover = pkgops.select_openssl(installed, "apt")
     policy = pkgops.parse_apt_cache_policy(fixture("debian12-apt-cache-policy.txt"))
     for info in policy.values():
         info["candidate"] = info["installed"]
@@ -432,7 +432,7 @@ def test_apt_manager_commands_are_noninteractive_and_exact():
         ]
     )
     mgr = pkgops.AptManager(run)
-    selected, _ = pkgops.select_openssl(mgr.installed(), "apt")
+    selected, _leftover = pkgops.select_openssl(mgr.installed(), "apt")
     plan = pkgops.plan_apt(selected, mgr.policy([p["name"] for p in selected]))
     assert pkgops.check_simulation(mgr.simulate(plan), plan) == []
     mgr.upgrade(plan, 30)

@@ -75,7 +75,7 @@ class _Server:
         self.sock.settimeout(0.2)
         while not self.stop:
             try:
-                conn, _ = self.sock.accept()
+                conn, _peer = self.sock.accept()
             except OSError:
                 continue
             try:

@@ -29,7 +29,7 @@ HERE = Path(__file__).resolve()
 REPO = HERE.parents[5]
 FIXTURES = HERE.parents[3] / "fixtures" / "vulndb"
 META = FIXTURES / "release-metadata"
-LEGACY = FIXTURES / "legacy" / "vulnerabilities.xml"
+LEGACY = FIXTURES / "legacy" / "vulnerabilities.xml.gz"
 SHARED = REPO.parent / "shared" / "data"
 SHARED_META = SHARED / "openssl-release-metadata"
 SHARED_XML = SHARED / "openssl-web-legacy" / "vulnerabilities.xml"
@@ -141,7 +141,7 @@ def test_without_legacy_xml_those_branches_are_absent():
 
 
 def test_legacy_xml_issue_without_cve_is_reported_not_guessed():
-    _, warnings = build()
+    _db, warnings = build()
     assert any("has no CVE id" in w for w in warnings)
 
 
@@ -310,7 +310,7 @@ def test_provenance_from_git_checkout(meta_copy):
     env = ["-c", "user.name=t", "-c", "user.email=t@example.invalid"]
     _run(["git", "-C", str(meta_copy), "init", "-q"])
     _run(["git", "-C", str(meta_copy), "add", "."])
-    rc, _, err = _run(["git", "-C", str(meta_copy), *env, "commit", "-qm", "x"])
+    rc, _out, err = _run(["git", "-C", str(meta_copy), *env, "commit", "-qm", "x"])
     assert rc == 0, err
     sha = _run(["git", "-C", str(meta_copy), "rev-parse", "HEAD"])[1].strip()
     db = build(meta_copy, run=_run)[0]
@@ -463,7 +463,7 @@ def test_garbage_legacy_xml_only_raises_database_error(tmp_path_factory, blob):
     except DatabaseError:
         return
     # accepted: then it parsed into a mapping of CVE ids
-    issues, sha, _ = vb.load_legacy_xml(bad)
+    issues, sha, _commit = vb.load_legacy_xml(bad)
     assert isinstance(issues, dict) and len(sha) == 64
 
 
