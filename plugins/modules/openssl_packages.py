@@ -31,7 +31,7 @@ description:
   - The apt path is tested on real hosts; the dnf/yum and zypper paths are tested on recorded
     outputs of those tools only.
 author:
-  - patchwise.openssl maintainers (@patchwise)
+  - patchwise.openssl maintainers (!UNKNOWN)
 attributes:
   check_mode:
     support: full

@@ -27,7 +27,7 @@ description:
   - A failed probe does not fail the task; RV(passed) and RV(failures) say what failed. Only
     invalid arguments fail the module.
 author:
-  - patchwise.openssl maintainers (@patchwise)
+  - patchwise.openssl maintainers (!UNKNOWN)
 attributes:
   check_mode:
     support: full
