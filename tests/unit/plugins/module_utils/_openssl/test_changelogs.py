@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import os
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,8 @@ from ansible_collections.patchwise.openssl.plugins.module_utils._openssl.errors 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+# PATCHWISE_PROPERTY_SCALE=5 runs every property test with 5x the examples (>= 2,500 each).
+SCALE = int(os.environ.get("PATCHWISE_PROPERTY_SCALE", "1"))
 FIX = Path(__file__).parents[3] / "fixtures" / "facts"
 DEB = FIX / "changelog"
 RPM = FIX / "rpm"
@@ -153,7 +156,7 @@ RPM_LINE = st.one_of(
 )
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=1500 * SCALE, deadline=None)
 @given(st.lists(DEB_LINE, max_size=25))
 def test_property_debian(lines: list[str]) -> None:
     with contextlib.suppress(ParseError):
@@ -162,7 +165,7 @@ def test_property_debian(lines: list[str]) -> None:
         assert set(r["cves"]) == set(r["cve_entries"])
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=1500 * SCALE, deadline=None)
 @given(st.lists(RPM_LINE, max_size=25))
 def test_property_rpm(lines: list[str]) -> None:
     with contextlib.suppress(ParseError):

@@ -31,6 +31,8 @@ from ansible_collections.patchwise.openssl.plugins.module_utils._openssl.procsca
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+# PATCHWISE_PROPERTY_SCALE=5 runs every property test with 5x the examples (>= 2,500 each).
+SCALE = int(os.environ.get("PATCHWISE_PROPERTY_SCALE", "1"))
 FIX = Path(__file__).parents[3] / "fixtures" / "facts"
 PROC = FIX / "proc"
 CGROUP = FIX / "cgroup"
@@ -366,7 +368,7 @@ MAPS_LINE = st.builds(
 )
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=1000 * SCALE, deadline=None)
 @given(st.lists(st.one_of(MAPS_LINE, st.text(max_size=80)), max_size=20))
 def test_property_maps(lines: list[str]) -> None:
     for lib in openssl_mappings("\n".join(lines)):
@@ -401,14 +403,14 @@ CG_LINE = st.builds(
 )
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=1000 * SCALE, deadline=None)
 @given(st.lists(st.one_of(CG_LINE, st.text(max_size=60)), max_size=12))
 def test_property_cgroup(lines: list[str]) -> None:
     parsed = parse_cgroup("\n".join(lines))
     assert parsed["service"] is None or parsed["service"].endswith((".service", ".scope"))
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=1000 * SCALE, deadline=None)
 @given(st.text(max_size=400), st.sampled_from(["tcp", "tcp6", "udp", "udp6"]))
 def test_property_net(text: str, proto: str) -> None:
     for entry in parse_net_table("header\n" + text, proto).values():
