@@ -14,6 +14,7 @@ Entry points: :class:`Assessor` (one database, one "today", many hosts) and
 from __future__ import annotations
 
 import datetime
+import gc
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -63,6 +64,7 @@ DEFAULT_MAX_DB_AGE_DAYS = 3 * 365
 STALE_DB_WARNING_DAYS = 120
 
 EOL_STATUSES = ("end_of_life", "premium_only")
+_EXPOSURE_RANK = {"none": 0, "loaded": 1, "loopback": 2, "network": 3}
 ASSESSED_IMPLEMENTATIONS = ("openssl", "quictls")
 LOOKALIKES = {"libressl": "LibreSSL", "boringssl": "BoringSSL", "aws-lc": "AWS-LC"}
 
@@ -88,8 +90,10 @@ def _list(value: Any) -> list[Any]:
 
 
 def _str(value: Any) -> str | None:
-    if isinstance(value, str) and value.strip():
-        return value.strip()
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value.strip() or None
     return None
 
 
@@ -298,7 +302,16 @@ def _parse_version(text: Any) -> OpenSSLVersion | None:
 class CveInfo:
     """The parts of one database record the engine needs, parsed once."""
 
-    __slots__ = ("advisory", "disputed", "id", "published", "record", "severity", "title")
+    __slots__ = (
+        "advisory",
+        "disputed",
+        "id",
+        "published",
+        "published_text",
+        "record",
+        "severity",
+        "title",
+    )
 
     def __init__(self, cve_id: str, record: dict[str, Any]) -> None:
         self.id = cve_id
@@ -306,6 +319,7 @@ class CveInfo:
         self.severity = _normalise_severity(record.get("severity"))
         self.title = _str(record.get("title")) or ""
         self.published = _date(record.get("published"))
+        self.published_text = str(self.published) if self.published else None
         self.disputed = _bool(record.get("disputed"))
         self.advisory = _str(record.get("advisory"))
 
@@ -600,7 +614,15 @@ class Assessor:
                 f"fail_on must be one of {', '.join(FAIL_ON_CHOICES)}, got {fail_on!r}"
             )
         statuses = _check_statuses(include_statuses)
-        return _HostAssessment(self, facts, host).run(fail_on, statuses)
+        # The assessment builds many small acyclic objects; the cyclic collector has nothing
+        # to find in them and would otherwise rescan every earlier result of a large fleet.
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return _HostAssessment(self, facts, host).run(fail_on, statuses)
+        finally:
+            if enabled:
+                gc.enable()
 
 
 def _check_statuses(include: Iterable[str] | None) -> tuple[str, ...] | None:
@@ -632,7 +654,7 @@ def _package_evidence(pkg: dict[str, Any]) -> dict[str, Any]:
     else:
         usable = True
         for cve_id, entry in changelog["cves"].items():
-            if isinstance(cve_id, str) and _CVE_RE.match(cve_id):
+            if isinstance(cve_id, str) and cve_id.startswith("CVE-") and _CVE_RE.match(cve_id):
                 cves[cve_id] = str(entry) if entry is not None else "?"
     upstream = _parse_version(
         _str(pkg.get("upstream_version")) or upstream_of_package_version(version)
@@ -653,28 +675,46 @@ def _package_evidence(pkg: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _exposure(listening: list[dict[str, Any]]) -> str:
+_SOCKET_CACHE: dict[tuple[Any, Any, Any], tuple[str | None, str]] = {}
+
+
+def _socket(sock: dict[str, Any]) -> tuple[str | None, str]:
+    """``("tcp/443", "network")`` for one listening socket; cached, sockets repeat a lot."""
+    key = (sock.get("proto"), sock.get("address"), sock.get("port"))
+    try:
+        return _SOCKET_CACHE[key]
+    except (KeyError, TypeError):
+        pass
+    proto = _str(key[0]) or "tcp"
+    port = _int(key[2])
+    address = (_str(key[1]) or "").strip("[]")
+    if proto.lower().startswith("unix"):
+        level = "loaded"
+    elif _LOOPBACK_RE.match(address):
+        level = "loopback"
+    else:
+        level = "network"
+    result = (f"{proto}/{port}" if port is not None else None, level)
+    try:
+        if len(_SOCKET_CACHE) > 65536:
+            _SOCKET_CACHE.clear()
+        _SOCKET_CACHE[key] = result
+    except TypeError:
+        pass
+    return result
+
+
+def _listening(listening: list[dict[str, Any]]) -> tuple[list[str], str]:
+    """Ports (sorted ``proto/port``) and exposure level of a process's listening sockets."""
+    ports = set()
     level = "loaded"
     for sock in listening:
-        proto = (_str(sock.get("proto")) or "").lower()
-        if proto.startswith("unix"):
-            continue
-        address = (_str(sock.get("address")) or "").strip("[]")
-        if _LOOPBACK_RE.match(address):
-            level = "loopback"
-        else:
-            return "network"
-    return level
-
-
-def _ports(listening: list[dict[str, Any]]) -> list[str]:
-    out = []
-    for sock in listening:
-        port = _int(sock.get("port"))
-        proto = _str(sock.get("proto")) or "tcp"
-        if port is not None:
-            out.append(f"{proto}/{port}")
-    return sorted(set(out))
+        port, sock_level = _socket(sock)
+        if port:
+            ports.add(port)
+        if _EXPOSURE_RANK[sock_level] > _EXPOSURE_RANK[level]:
+            level = sock_level
+    return sorted(ports), level
 
 
 _DISTRO_LIBDIRS = ("/usr/lib/", "/lib/", "/usr/lib64/", "/lib64/", "/usr/lib32/")
@@ -689,8 +729,27 @@ def _text_implementation(text: str | None) -> str:
         return "unknown"
 
 
+_RUNNING_CACHE: dict[tuple[Any, Any], OpenSSLVersion | None] = {}
+
+
 def _running_version(lib: dict[str, Any]) -> OpenSSLVersion | None:
     """The upstream version of the bytes a process maps: its version text, else its package."""
+    key = (lib.get("version_text"), lib.get("package_version"))
+    try:
+        return _RUNNING_CACHE[key]
+    except (KeyError, TypeError):
+        pass
+    result = _running_version_uncached(lib)
+    try:
+        if len(_RUNNING_CACHE) > 4096:
+            _RUNNING_CACHE.clear()
+        _RUNNING_CACHE[key] = result
+    except TypeError:  # unhashable junk in malformed facts
+        pass
+    return result
+
+
+def _running_version_uncached(lib: dict[str, Any]) -> OpenSSLVersion | None:
     text = _str(lib.get("version_text"))
     if text:
         try:
@@ -742,10 +801,16 @@ class _Copy:
         self.processes: dict[int, dict[str, Any]] = {}
         self.notes: list[str] = []
         self.container: str | None = None
+        self._label: str | None = None
 
     @property
     def label(self) -> str:
         """Short human name: the package (for distro copies) or the path."""
+        if self._label is None:
+            self._label = self._make_label()
+        return self._label
+
+    def _make_label(self) -> str:
         where = self.paths[0] if self.paths else self.id
         if self.kind == "library":
             where = where.rsplit("/", 1)[0] or "/"
@@ -770,6 +835,9 @@ class _HostAssessment:
         self.processes: dict[int, dict[str, Any]] = {}
         self.unmatched: list[dict[str, Any]] = []
         self.findings: list[dict[str, Any]] = []
+        self._exposure_cache: dict[tuple[int, ...], tuple[dict[str, Any], str]] = {}
+        self.privileged = _bool(self.facts.get("privileged"))
+        self.livepatched: dict[int, list[Any]] = {}
 
     # -- input --------------------------------------------------------------------------------
 
@@ -947,26 +1015,39 @@ class _HostAssessment:
                 copy.package = self._package(name, None)
 
     def _attach_processes(self) -> None:
-        for raw in _list(self.facts.get("processes")):
-            proc = _dict(raw)
-            pid = _int(proc.get("pid"))
-            if pid is None:
+        live = _dict(self.facts.get("livepatch"))
+        for raw in _list(live.get("patched")):
+            pid = _int(_dict(raw).get("pid"))
+            if pid is not None:
+                self.livepatched.setdefault(pid, []).append(raw)
+        for proc in _list(self.facts.get("processes")):
+            if not isinstance(proc, dict):
                 continue
-            listening = [_dict(s) for s in _list(proc.get("listening"))]
+            pid = proc.get("pid")
+            if type(pid) is not int:
+                pid = _int(pid)
+                if pid is None:
+                    continue
+            raw_listening = proc.get("listening")
+            if raw_listening:
+                listening = [s for s in _list(raw_listening) if isinstance(s, dict)]
+                ports, exposure = _listening(listening)
+            else:
+                listening, ports, exposure = [], [], "loaded"
             info = {
                 "pid": pid,
                 "comm": _str(proc.get("comm")) or _str(proc.get("exe")) or "?",
                 "service": _str(proc.get("service")),
                 "container": proc.get("container") or None,
                 "listening": listening,
-                "ports": _ports(listening),
-                "exposure": _exposure(listening) if listening else "loaded",
-                "stale": _bool(proc.get("stale")),
+                "ports": ports,
+                "exposure": exposure,
                 "libs": [],
             }
             self.processes[pid] = info
-            for lib_raw in _list(proc.get("libraries")):
-                self._attach_library(info, _dict(lib_raw))
+            for lib in _list(proc.get("libraries")):
+                if isinstance(lib, dict):
+                    self._attach_library(info, lib)
 
     def _attach_library(self, proc: dict[str, Any], lib: dict[str, Any]) -> None:
         path = _str(lib.get("path"))
@@ -974,8 +1055,8 @@ class _HostAssessment:
         copy = self.index_build.get(build_id) if build_id else None
         if copy is None and path and not proc["container"]:
             copy = self.index_path.get(path)
-        stale = _bool(lib.get("stale")) or _bool(lib.get("deleted"))
-        running = _running_version(lib)
+        stale = lib.get("stale") is True or lib.get("deleted") is True
+        running = _running_version(lib) if stale or copy is None else None
         if copy is None and proc["container"] and path:
             copy = self._container_copy(proc, path, running, _str(lib.get("version_text")))
             stale_for_judging = False  # judged by the bytes it maps; restart still reported
@@ -1166,11 +1247,12 @@ class _HostAssessment:
         return (mapping["stale"], running, patch["key"] if patch else None)
 
     def _livepatch_for(self, mapping: dict[str, Any], copy: _Copy) -> dict[str, Any] | None:
+        entries = self.livepatched.get(mapping["pid"])
+        if not entries:
+            return None
         live = _dict(self.facts.get("livepatch"))
-        for raw in _list(live.get("patched")):
+        for raw in entries:
             entry = _dict(raw)
-            if _int(entry.get("pid")) != mapping["pid"]:
-                continue
             obj = _str(entry.get("object"))
             bid = (_str(entry.get("build_id")) or "").lower() or None
             same = (bid and bid == mapping["build_id"]) or (
@@ -1427,18 +1509,19 @@ class _HostAssessment:
             "evidence": evidence,
         }
 
-    def _finding(
-        self, copy: _Copy, row: dict[str, Any], pids: list[int], installed: bool
-    ) -> dict[str, Any]:
-        info = self.a.cve(row["cve"])
+    def _exposure_of(self, pids: list[int]) -> tuple[dict[str, Any], str]:
+        """Exposure of a group of processes, and its rationale words; cached per host."""
+        key = tuple(pids)
+        cached = self._exposure_cache.get(key)
+        if cached is not None:
+            return cached
         listening = []
         level = "none" if not pids else "loaded"
-        rank = {"none": 0, "loaded": 1, "loopback": 2, "network": 3}
         for pid in pids:
             proc = self.processes.get(pid)
             if proc is None:
                 continue
-            if rank[proc["exposure"]] > rank[level]:
+            if _EXPOSURE_RANK[proc["exposure"]] > _EXPOSURE_RANK[level]:
                 level = proc["exposure"]
             if proc["ports"]:
                 listening.append(
@@ -1449,14 +1532,30 @@ class _HostAssessment:
                         "ports": proc["ports"],
                     }
                 )
-        if level == "none" and not _bool(self.facts.get("privileged")):
+        if level == "none" and not self.privileged:
             level = "unseen"
+        who = ""
+        if listening:
+            ports = sorted({p for x in listening for p in x["ports"]})
+            names = sorted({x["service"] or x["comm"] for x in listening})
+            who = f"; loaded by {', '.join(names)[:80]} listening on {', '.join(ports)[:80]}"
+        elif pids:
+            who = f"; loaded by {len(pids)} process(es)"
+        cached = ({"level": level, "listening": listening}, who)
+        self._exposure_cache[key] = cached
+        return cached
+
+    def _finding(
+        self, copy: _Copy, row: dict[str, Any], pids: list[int], installed: bool
+    ) -> dict[str, Any]:
+        info = self.a.cve(row["cve"])
+        exposure, who = self._exposure_of(pids)
         return {
             "cve": info.id,
             "severity": info.severity,
             "title": info.title,
             "disputed": info.disputed,
-            "published": str(info.published) if info.published else None,
+            "published": info.published_text,
             "copy": copy.id,
             "location": copy.label,
             "scope": "installed" if installed else "running",
@@ -1465,7 +1564,8 @@ class _HostAssessment:
             "detail": row["detail"],
             "evidence": row["evidence"],
             "pids": pids,
-            "exposure": {"level": level, "listening": listening},
+            "exposure": exposure,
+            "_who": who,
         }
 
     # -- result -------------------------------------------------------------------------------
@@ -1648,13 +1748,7 @@ def _rationale(f: dict[str, Any]) -> str:
     where = f["location"]
     if not f["cve"]:
         return f"{f['status']}: {where}: {f['detail']}"
-    who = ""
-    if f["exposure"]["listening"]:
-        ports = sorted({p for x in f["exposure"]["listening"] for p in x["ports"]})
-        names = sorted({x["service"] or x["comm"] for x in f["exposure"]["listening"]})
-        who = f"; loaded by {', '.join(names)[:80]} listening on {', '.join(ports)[:80]}"
-    elif f["pids"]:
-        who = f"; loaded by {len(f['pids'])} process(es)"
+    who = f.pop("_who", "")
     score = f" [+{f['score']:g}]" if f["score"] else ""
     return f"{f['cve']} ({f['severity']}) {f['status']} in {where}: {f['detail']}{who}{score}"
 
