@@ -1092,28 +1092,43 @@ class _HostAssessment:
     def _container_copy(
         self, proc: dict[str, Any], path: str, running: OpenSSLVersion | None, text: str | None
     ) -> _Copy:
-        """A library seen only inside a container: judged by the version text it maps."""
+        """A library seen only inside a container: judged by the version text it maps.
+
+        libssl and libcrypto of one container directory form one copy (only libcrypto embeds
+        the version text); a second version in the same directory gets its own copy.
+        """
         container = proc["container"]
         cid = _str(container.get("id")) if isinstance(container, dict) else _str(container)
         cid = (cid or "?")[:12]
-        key = ("container", cid, path, str(running) if running else text)
+        directory = path.rsplit("/", 1)[0] or "/"
+        key = ("container", cid, directory)
         copy = self.groups.get(key)
-        if copy is not None:
-            return copy
-        copy = _Copy(
-            f"container:{cid}:{path}@{running or 'unknown'}",
-            "container",
-            "openssl" if running is not None else _text_implementation(text),
-            str(running) if running else None,
-        )
-        copy.version = running
-        copy.paths.append(path)
-        copy.container = cid
-        if running is not None and path.startswith(_DISTRO_LIBDIRS):
-            copy.package = _container_evidence(cid)
+        if (
+            copy is not None
+            and running is not None
+            and copy.version is not None
+            and copy.version != running
+        ):
+            key = ("container", cid, directory, str(running))
+            copy = self.groups.get(key)
+        if copy is None:
+            copy_id = f"container:{cid}:{directory}"
+            if copy_id in self.copies:
+                copy_id += f"@{running}"
+            impl = _text_implementation(text) if text else "openssl"
+            copy = _Copy(copy_id, "container", impl, None)
+            copy.container = cid
             copy.package_name = f"container {cid}"
-        self.copies[copy.id] = copy
-        self.groups[key] = copy
+            self.copies[copy.id] = copy
+            self.groups[key] = copy
+        if path not in copy.paths:
+            copy.paths.append(path)
+        if copy.version is None and running is not None:
+            copy.version = running
+            copy.version_text = str(running)
+            copy.implementation = "openssl"
+            if path.startswith(_DISTRO_LIBDIRS):
+                copy.package = _container_evidence(cid)
         return copy
 
     # -- judging ------------------------------------------------------------------------------
@@ -1185,6 +1200,11 @@ class _HostAssessment:
             return out
         if copy.version is None or copy.version.is_fips_module:
             out["reason"] = f"version {copy.version_text!r} cannot be read as an OpenSSL version"
+            if copy.kind == "container" and copy.version_text is None:
+                out["reason"] = (
+                    "the facts do not show the version of this container library (no version "
+                    "text in the mapped files)"
+                )
             self._copy_finding(copy, "unknown", "version_unreadable", out["reason"])
             return out
         version = copy.version.release
@@ -1579,9 +1599,15 @@ class _HostAssessment:
         findings = self.findings
         if include is not None:
             findings = [f for f in findings if f["status"] in include]
-        for w in (u for u in self.unmatched):
+        by_path: dict[Any, list[Any]] = {}
+        for item in self.unmatched:
+            by_path.setdefault(item["path"], []).append(item["pid"])
+        for path, pids in by_path.items():
+            shown = ", ".join(str(p) for p in sorted(set(pids))[:10])
+            more = " ..." if len(set(pids)) > 10 else ""
             self.warnings.append(
-                f"process {w['pid']} ({w['comm']}) maps {w['path']}: {w['reason']}; not assessed"
+                f"{len(set(pids))} process(es) ({shown}{more}) map {path}, which is not in the "
+                "facts' library list: not assessed"
             )
         facts = self.facts
         distro = _dict(facts.get("distro"))

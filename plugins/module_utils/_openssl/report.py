@@ -577,7 +577,7 @@ def write_atomic(path: str, text: str, mode: int = 0o600, dir_mode: int = 0o700)
     directory = os.path.dirname(os.path.abspath(path))
     data = text.encode("utf-8")
     try:
-        os.makedirs(directory, mode=dir_mode, exist_ok=True)
+        _make_dirs(directory, dir_mode)
         try:
             with open(path, "rb") as handle:
                 if handle.read() == data:
@@ -600,6 +600,25 @@ def write_atomic(path: str, text: str, mode: int = 0o600, dir_mode: int = 0o700)
     except OSError as exc:
         raise ReportError(f"cannot write {path}: {exc.strerror or exc}") from exc
     return True
+
+
+def _make_dirs(directory: str, mode: int) -> None:
+    """Create ``directory`` and every missing parent with ``mode`` (os.makedirs only sets the
+    mode of the last one)."""
+    missing = []
+    current = directory
+    while not os.path.isdir(current):
+        missing.append(current)
+        parent = os.path.dirname(current)
+        if parent == current:
+            break
+        current = parent
+    for path in reversed(missing):
+        try:
+            os.mkdir(path, mode)
+        except FileExistsError:
+            continue
+        os.chmod(path, mode)  # the umask may have removed bits
 
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")

@@ -213,7 +213,11 @@ def test_write_atomic_modes(tmp_path):
     assert report.write_atomic(str(target), "one\n") is True
     assert target.read_text() == "one\n"
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
-    assert stat.S_IMODE(target.parent.stat().st_mode) == 0o700
+    for directory in (target.parent, target.parent.parent):  # every new directory
+        assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+    before = stat.S_IMODE(tmp_path.stat().st_mode)
+    report.write_atomic(str(tmp_path / "x.json"), "{}")
+    assert stat.S_IMODE(tmp_path.stat().st_mode) == before  # existing directories untouched
     assert report.write_atomic(str(target), "one\n") is False
     assert report.write_atomic(str(target), "two\n") is True
     assert os.listdir(target.parent) == ["summary.json"]  # no temporary file left
