@@ -132,7 +132,7 @@ notes:
   - Look-alike libraries (LibreSSL, BoringSSL, AWS-LC) are never judged against OpenSSL's data;
     they get one V(not_assessed) finding with the reason.
 author:
-  - patchwise.openssl maintainers
+  - patchwise.openssl maintainers (!UNKNOWN)
 """
 
 EXAMPLES = r"""
@@ -235,12 +235,12 @@ assessment:
       elements: str
       returned: always
 risk_score:
-  description: The host risk score (same as RV(assessment.risk.score)).
+  description: The host risk score (same as C(assessment.risk.score)).
   returned: when O(summarize_hosts) is not set
   type: float
   sample: 14.5
 priority:
-  description: The host priority (same as RV(assessment.risk.priority)).
+  description: The host priority (same as C(assessment.risk.priority)).
   returned: when O(summarize_hosts) is not set
   type: str
   sample: medium

@@ -1023,11 +1023,9 @@ class _HostAssessment:
         for proc in _list(self.facts.get("processes")):
             if not isinstance(proc, dict):
                 continue
-            pid = proc.get("pid")
-            if type(pid) is not int:
-                pid = _int(pid)
-                if pid is None:
-                    continue
+            pid = _int(proc.get("pid"))
+            if pid is None:
+                continue
             raw_listening = proc.get("listening")
             if raw_listening:
                 listening = [s for s in _list(raw_listening) if isinstance(s, dict)]
@@ -1742,7 +1740,7 @@ def _score(findings: list[dict[str, Any]], copies: list[dict[str, Any]]) -> dict
     eol = sorted(
         {c["branch"] for c in copies if c["lifecycle"] and c["lifecycle"]["status"] in EOL_STATUSES}
     )
-    cve_points = round(sum(s for s, _ in best.values()), 2)
+    cve_points = round(sum(points for points, _finding in best.values()), 2)
     score = round(cve_points + EOL_POINTS * len(eol), 2)
     exposed_critical = any(
         f["severity"] == "critical"
