@@ -266,7 +266,13 @@ def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
 
     def run(argv: list) -> tuple:
-        return module.run_command(argv, environ_update={"LC_ALL": "C", "LANG": "C"})
+        # a missing or unexecutable command is a result (rc 127), not a module failure
+        try:
+            return module.run_command(
+                argv, environ_update={"LC_ALL": "C", "LANG": "C"}, handle_exceptions=False
+            )
+        except OSError as exc:
+            return 127, "", f"{argv[0]}: {exc.strerror or exc}"
 
     def get_bin_path(name: str) -> str | None:
         return module.get_bin_path(name, opt_dirs=["/usr/sbin", "/sbin", "/usr/local/sbin"])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 import os
 import platform
+import threading
 from typing import Any, Callable
 
 from ansible_collections.patchwise.openssl.plugins.module_utils._openssl import (
@@ -209,14 +210,14 @@ def _ldconfig_sources(
 
 def _packages(
     manager: PackageManager,
-    lib_paths: list[str],
-    cli_paths: list[str],
-    extra_paths: list[str],
+    installed: list[dict[str, Any]],
+    prefetched: dict[str, str | None],
+    paths: tuple[list[str], list[str], list[str]],
     options: dict[str, Any],
 ) -> tuple[list[dict[str, Any]], dict[str, str], dict[str, str]]:
     """Return (OpenSSL packages, owner of each asked path, version of every installed package)."""
+    lib_paths, cli_paths, extra_paths = paths
     owners = manager.owners(sorted(set(lib_paths + cli_paths + extra_paths)))
-    installed = manager.installed()
     versions = {p["name"]: p["version"] for p in installed}
     providers = {owners[p] for p in lib_paths + cli_paths if p in owners}
     relevant = [
@@ -224,8 +225,10 @@ def _packages(
         for p in installed
         if p["name"] in providers or PackageManager.is_openssl_package(p, set())
     ]
-    names = sorted({p["name"] for p in relevant})
-    candidates = manager.candidates(names) if options["candidates"] else {}
+    candidates = dict(prefetched)
+    missing = sorted({p["name"] for p in relevant} - set(candidates))
+    if options["candidates"] and missing:
+        candidates.update(manager.candidates(missing))
     packages = []
     for pkg in relevant:
         entry = {
@@ -241,6 +244,29 @@ def _packages(
         packages.append(entry)
     packages.sort(key=lambda p: p["name"])
     return packages, owners, versions
+
+
+class Background:
+    """Run a slow, independent step (a package-cache query, interpreter starts) in a thread
+    while /proc is scanned; the commands are separate processes, so this uses the second CPU.
+    Any exception is turned into a warning."""
+
+    def __init__(self, func: Callable[[], Any], default: Any, label: str) -> None:
+        self.func, self.result, self.label, self.error = func, default, label, None
+        self.thread = threading.Thread(target=self._target, daemon=True)
+        self.thread.start()
+
+    def _target(self) -> None:
+        try:
+            self.result = self.func()
+        except Exception as exc:  # reported as a warning, never a traceback
+            self.error = f"{self.label}: {exc}"
+
+    def join(self, warnings: list[str]) -> Any:
+        self.thread.join()
+        if self.error:
+            warnings.append(self.error)
+        return self.result
 
 
 def _attach_packages(
@@ -293,6 +319,22 @@ def gather(
         "warnings": warnings,
     }
     facts["distro"] = distro_facts(get_bin_path, opts["proc_root"])
+    manager = select_manager(get_bin_path, run, warnings)
+    installed = manager.installed() if manager is not None else []
+    prefetch = None
+    if manager is not None and opts["candidates"]:
+        names = sorted(
+            {p["name"] for p in installed if PackageManager.is_openssl_package(p, set())}
+        )
+        prefetch = Background(lambda: manager.candidates(names), {}, "candidate query")
+    pythons = None
+    if opts["runtimes"]:
+        bg_warnings: list[str] = []
+        pythons = Background(
+            lambda: runtimes.probe(runtimes.find_pythons(os.environ.get("PATH")), run, bg_warnings),
+            [],
+            "python runtimes",
+        )
 
     clis = [cli_facts(p, run, warnings) for p in find_clis(opts["extra_cli_paths"])]
     if not clis:
@@ -322,19 +364,19 @@ def gather(
                 sources.append((lib["path"], "process"))
     libraries = libs_mod.build_inventory(sources, inspect_file)
 
-    manager = select_manager(get_bin_path, run, warnings)
     packages: list[dict[str, Any]] = []
     owners: dict[str, str] = {}
     versions: dict[str, str] = {}
     exes = sorted({p["exe"] for p in scan["processes"] if p["exe"] and not p["container"]})
     init_scripts = [] if facts["distro"]["systemd_pid1"] else _list_init_scripts()
+    prefetched = prefetch.join(warnings) if prefetch is not None else {}
     if manager is not None:
         lib_paths = sorted(
             {lib["real_path"] for lib in libraries} | {p for lib in libraries for p in lib["paths"]}
         )
         cli_paths = sorted({c["real_path"] for c in clis} | {c["path"] for c in clis})
         packages, owners, versions = _packages(
-            manager, lib_paths, cli_paths, exes + init_scripts, opts
+            manager, installed, prefetched, (lib_paths, cli_paths, exes + init_scripts), opts
         )
     else:
         warnings.append("no supported package manager (dpkg, rpm): packages not inventoried")
@@ -374,9 +416,7 @@ def gather(
             "unreadable_processes": scan["unreadable"],
             "vendored": vend["found"],
             "vendored_scan": vend["scan"],
-            "runtimes": runtimes.probe(runtimes.find_pythons(os.environ.get("PATH")), run, warnings)
-            if opts["runtimes"]
-            else [],
+            "runtimes": pythons.join(warnings) if pythons is not None else [],
             "policy": policy.gather(
                 main_cli["openssldir"] if main_cli else None,
                 main_cli["compiler_flags"] if main_cli else None,
@@ -387,6 +427,8 @@ def gather(
             else None,
         }
     )
+    if pythons is not None:
+        warnings.extend(bg_warnings)
     facts["summary"] = summarize(facts)
     facts["privileged"] = os.geteuid() == 0 and not scan["unreadable"]
     if os.geteuid() != 0:

@@ -325,6 +325,8 @@ class Scanner:
         self._net_cache: dict[str, dict[int, dict[str, Any]]] = {}
         self._uid_cache: dict[int, str | None] = {}
         self._root_ident: tuple[int, int] | None = None
+        self._ranges: dict[int, tuple[Any, str | None]] = {}
+        self._check_errors: list[str] = []
         self._self_mnt: str | None = None
         self.pids_seen = 0
 
@@ -498,7 +500,6 @@ class Scanner:
             "exe_deleted": bool(exe and exe.endswith(DELETED)),
             "comm": status.get("Name"),
             "cmdline": cmdline,
-            "mnt_ns": mnt_ns,
             "cgroup": cgroup["path"],
             "container": self._container(pid, mnt_ns, cgroup),
             "service": cgroup["service"],
@@ -515,45 +516,55 @@ class Scanner:
                 "path": lib["path"],
                 "kind": lib["kind"],
                 "inode": lib["inode"],
-                "dev": f"{lib['dev'][0]:02x}:{lib['dev'][1]:02x}",
                 "deleted": lib["deleted"],
                 "stale": stale,
                 "stale_reason": reason,
-                "stale_check_error": check_error,
                 "build_id": None,
                 "version_text": None,
                 "package_version": None,
-                "map_range": lib["first_range"],
             }
+            if check_error:
+                self._check_errors.append(f"{pid} {lib['path']}: {check_error}")
+            # where the file's first page is mapped, for reading a deleted copy; not returned
+            self._ranges[id(entry)] = (lib["dev"], lib["first_range"])
             process["libraries"].append(entry)
             process["stale"] = process["stale"] or stale
         return process
 
     def _content_of_mapped(self, processes: list[dict[str, Any]]) -> None:
-        """Build-id/version of deleted copies via /proc/PID/map_files (needs CAP_SYS_ADMIN)."""
+        """Build-id/version of deleted copies via /proc/PID/map_files (needs CAP_SYS_ADMIN).
+
+        Each deleted file (device, inode) is read once; when a process exits before its turn,
+        the next process mapping the same file is tried (at most three attempts).
+        """
         if self.elf_reader is None:
             return
-        cache: dict[tuple[str, int], dict[str, Any]] = {}
-        denied = 0
+        cache: dict[tuple[Any, int], dict[str, Any]] = {}
+        attempts: dict[tuple[Any, int], int] = {}
+        unknown = 0
         for proc in processes:
             for lib in proc["libraries"]:
-                if not lib["deleted"] or not lib["map_range"]:
+                dev, first_range = self._ranges.get(id(lib), (None, None))
+                if not lib["deleted"] or not first_range:
                     continue
-                key = (lib["dev"], lib["inode"])
-                if key not in cache:
-                    cache[key] = self.elf_reader(
-                        self.reader.path(str(proc["pid"]), "map_files", lib["map_range"])
+                key = (dev, lib["inode"])
+                if key not in cache and attempts.get(key, 0) < 3:
+                    attempts[key] = attempts.get(key, 0) + 1
+                    info = self.elf_reader(
+                        self.reader.path(str(proc["pid"]), "map_files", first_range)
                     )
-                info = cache[key]
-                if info.get("error"):
-                    denied += 1
+                    if not info.get("error"):
+                        cache[key] = info
+                info = cache.get(key)
+                if info is None:
+                    unknown += 1
                     continue
                 lib["build_id"] = info.get("build_id")
                 texts = info.get("version_texts") or []
                 lib["version_text"] = texts[0] if texts else None
-        if denied:
+        if unknown:
             self.warnings.append(
-                f"content of {denied} deleted library mapping(s) not readable through "
+                f"content of {unknown} deleted library mapping(s) not readable through "
                 "/proc/PID/map_files (needs root with CAP_SYS_ADMIN); their build-id is unknown"
             )
 
@@ -580,6 +591,12 @@ class Scanner:
                 processes.append(proc)
         self._group_masters(processes)
         self._content_of_mapped(processes)
+        self._ranges.clear()
+        if self._check_errors:
+            self.warnings.append(
+                f"inode check skipped for {len(self._check_errors)} mapped librar(y/ies), "
+                f"first: {self._check_errors[0]}"
+            )
         processes.sort(key=lambda p: p["pid"])
         return {
             "processes": processes,

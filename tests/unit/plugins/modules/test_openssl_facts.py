@@ -25,12 +25,14 @@ def test_options_reach_gather_and_facts_are_returned(monkeypatch, capsys) -> Non
     def gather(run, get_bin_path, options):
         seen.update(options)
         rc, out, _err = run(["echo", "hi"])
-        return {"schema_version": 1, "echo": (rc, out.strip()), "warnings": []}
+        missing = run(["/nonexistent/openssl", "version"])
+        return {"schema_version": 1, "echo": (rc, out.strip()), "missing": missing[0]}
 
     monkeypatch.setattr(openssl_facts, "gather", gather)
     out = _run({"scan_paths": ["/opt"], "scan_budget": 2, "_ansible_check_mode": True}, capsys)
     assert out["changed"] is False
     assert out["ansible_facts"]["openssl"]["echo"] == [0, "hi"]
+    assert out["ansible_facts"]["openssl"]["missing"] == 127
     assert seen["scan_paths"] == ["/opt"] and seen["scan_budget"] == 2.0
     assert seen["extra_library_paths"] == ["/usr/local", "/opt"]
     assert seen["changelog"] is True and seen["candidates"] is True
