@@ -2,14 +2,20 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 #
-# Build, per Debian release, two local file-based apt repositories for the test hosts:
+# Build, per Debian release, three local file-based apt repositories for the test hosts:
 #   <cache>/apt-repos/debian-<N>/updates/  the OpenSSL binary packages installed in the image
 #                                           localhost/patchwise-debian:<N>, RE-PACKAGED with a
 #                                           higher version (<version>+patchwise1)
 #   <cache>/apt-repos/debian-<N>/orig/     the same packages, untouched (original version)
-# Test hosts mount <cache>/apt-repos/debian-<N> at /srv/patchwise and use
+#   <cache>/apt-repos/debian-<N>/extras/   TLS services for the tests (nginx, haproxy,
+#                                           apache2; PATCHWISE_EXTRA_PACKAGES) with every
+#                                           dependency the image lacks, untouched
+# plus manifest.json (package names and versions). Test hosts mount
+# <cache>/apt-repos/debian-<N> at /srv/patchwise and use, for example,
+#   deb [trusted=yes] file:/srv/patchwise/extras ./
 #   deb [trusted=yes] file:/srv/patchwise/updates ./
-# so an "upgrade" never depends on what the Debian archive offers on the day.
+# so neither installing a service nor an "upgrade" depends on what the Debian archive offers
+# on the day (or on the network at all).
 #
 # The re-packaged debs are real Debian builds: same files, same binaries, same changelog; only
 # the Version field (and exact "(= version)" relations between these packages) changes.
@@ -24,6 +30,7 @@ set -euo pipefail
 pw_require_root
 
 SUFFIX=+patchwise1
+EXTRAS=${PATCHWISE_EXTRA_PACKAGES:-nginx haproxy apache2}
 FORCE=0
 distros=()
 for arg in "$@"; do
@@ -39,13 +46,17 @@ pw_check_distros "${distros[@]}"
 SELF_FILES=("${BASH_SOURCE[0]}" "$(dirname "${BASH_SOURCE[0]}")/lib.sh")
 REPOS=$PW_CACHE/apt-repos
 
-# Inside a container of the image: download the exact installed versions of every binary
-# package built from the "openssl" source (openssl, libssl1.1 / libssl3 / libssl3t64,
-# openssl-provider-legacy on 13, ...), and print "name version" for each.
+# Inside a container of the image (/out = the build directory):
+# - orig/: the exact installed versions of every binary package built from the "openssl"
+#   source (openssl, libssl1.1 / libssl3 / libssl3t64, openssl-provider-legacy on 13, ...),
+#   listed as "name version" in orig/installed.txt;
+# - extras/: the extra packages and what they need beyond the image (apt's download-only
+#   install into the image's empty package cache).
 # shellcheck disable=SC2016  # expanded inside the container
 DOWNLOAD='set -eu
+export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-cd /out
+cd /out/orig
 dpkg-query -W -f "\${Package} \${Version} \${source:Package} \${db:Status-Abbrev}\n" |
     awk "\$3 == \"openssl\" && \$4 ~ /^ii/ { print \$1, \$2 }" >installed.txt
 [ -s installed.txt ] || { echo "no openssl packages installed" >&2; exit 1; }
@@ -55,7 +66,11 @@ while read -r name version; do
              "installed in the image; rebuild it: tests/hosts/build-images.sh --force" >&2
         exit 1
     }
-done <installed.txt'
+done <installed.txt
+if [ -n "$EXTRAS" ]; then
+    apt-get install -y -qq --download-only $EXTRAS >/dev/null
+    cp /var/cache/apt/archives/*.deb /out/extras/
+fi'
 
 # Rewrite one extracted package's control file: new Version, and every "(= old)" relation
 # (exact-version dependencies between packages of the same source) pointed at the new one.
@@ -86,8 +101,8 @@ build_repo() { # build_repo <major> <key>
     tmp=$(mktemp -d "$REPOS/.build-$major.XXXXXX")
     # shellcheck disable=SC2064  # expand now: tmp is local
     trap "rm -rf '$tmp'" EXIT
-    mkdir -p "$tmp/orig" "$tmp/updates" "$tmp/x"
-    podman run --rm --init -v "$tmp/orig:/out" "$image" /bin/sh -c "$DOWNLOAD"
+    mkdir -p "$tmp/orig" "$tmp/updates" "$tmp/extras" "$tmp/x"
+    podman run --rm --init -e EXTRAS="$EXTRAS" -v "$tmp:/out" "$image" /bin/sh -c "$DOWNLOAD"
     # apt-get names files name_version_arch.deb with ':' escaped; rely on dpkg-deb instead.
     local manifest=()
     while read -r name version; do
@@ -109,10 +124,14 @@ build_repo() { # build_repo <major> <key>
     rm -rf "$tmp/x" "$tmp/orig/installed.txt"
     (cd "$tmp/orig" && index_repo "patchwise Debian $major original OpenSSL")
     (cd "$tmp/updates" && index_repo "patchwise Debian $major re-versioned OpenSSL")
+    (cd "$tmp/extras" && index_repo "patchwise Debian $major test services")
     {
         printf '{"debian": "%s", "codename": "%s", "key": "%s", "image": "%s",\n' \
             "$major" "${PW_CODENAME[$major]}" "$key" "$(podman image inspect --format '{{ .Id }}' "$image")"
-        printf ' "sources_line": "deb [trusted=yes] file:/srv/patchwise/updates ./",\n'
+        printf ' "extra_packages": "%s",\n' "$EXTRAS"
+        printf ' "sources": {"updates": "deb [trusted=yes] file:/srv/patchwise/updates ./",\n'
+        printf '             "orig": "deb [trusted=yes] file:/srv/patchwise/orig ./",\n'
+        printf '             "extras": "deb [trusted=yes] file:/srv/patchwise/extras ./"},\n'
         printf ' "packages": [%s]}\n' "$(IFS=,; printf '%s' "${manifest[*]}" | sed 's/},{/}, {/g')"
     } >"$tmp/manifest.json"
     printf '%s\n' "$key" >"$tmp/key"
@@ -128,7 +147,7 @@ for major in "${distros[@]}"; do
     image=$PW_IMAGE_REPO:$major
     image_id=$(podman image inspect --format '{{ .Id }}' "$image" 2>/dev/null) ||
         pw_die "$image is missing: run tests/hosts/build-images.sh first"
-    key=$(pw_hash "$image_id $SUFFIX" "${SELF_FILES[@]}")
+    key=$(pw_hash "$image_id $SUFFIX $EXTRAS" "${SELF_FILES[@]}")
     dest=$REPOS/debian-$major
     if ((!FORCE)) && [[ -f $dest/key && $(cat "$dest/key") == "$key" ]]; then
         pw_log "$dest: up to date (key $key), skipped"
