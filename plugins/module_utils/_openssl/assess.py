@@ -1194,6 +1194,10 @@ class _HostAssessment:
             return out
         if copy.implementation not in ASSESSED_IMPLEMENTATIONS:
             out["reason"] = f"implementation {copy.implementation!r} is not recognised"
+            if copy.implementation == "unknown" and copy.version_text is None:
+                out["reason"] = (
+                    "the facts do not show which library this is (no readable version text)"
+                )
             self._copy_finding(copy, "unknown", "implementation_unknown", out["reason"])
             return out
         if copy.version is None or copy.version.is_fips_module:
@@ -1214,6 +1218,19 @@ class _HostAssessment:
             copy.notes.append(f"{copy.version} is a pre-release: judged as such")
         life = self.a.lifecycle(version)
         out["lifecycle"] = life
+        newest = _parse_version(life.get("latest_public_fix"))
+        try:
+            beyond = newest is not None and version > newest
+        except VersionError:
+            beyond = False
+        if beyond:
+            note = (
+                f"OpenSSL {version} is newer than the newest {version.branch} release the "
+                f"vulnerability data knows ({newest}): issues fixed after the data date are "
+                "not known"
+            )
+            copy.notes.append(note)
+            self.warnings.append(f"{copy.label}: {note}")
         out["advice"] = self._advice(copy, version, life)
         self._judge_cves(copy, version)
         return out
