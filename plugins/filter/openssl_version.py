@@ -6,7 +6,8 @@ DOCUMENTATION = r"""
 name: openssl_version
 short_description: Parse an C(openssl version) output or an embedded OpenSSL version text
 version_added: 0.1.0
-author: patchwise.openssl maintainers
+author:
+  - patchwise.openssl maintainers (!UNKNOWN)
 description:
   - Parses the output of C(openssl version) or C(openssl version -a), or the version text a
     library or binary embeds (for example V(OpenSSL 1.1.1w  11 Sep 2023)), into a dictionary.

@@ -26,7 +26,7 @@ description:
   - The module only reads. Anything it could not read is listed in C(warnings); without root
     the result is partial and says so.
 author:
-  - patchwise.openssl maintainers
+  - patchwise.openssl maintainers (!UNKNOWN)
 options:
   extra_library_paths:
     description:
@@ -54,7 +54,7 @@ options:
   scan_budget:
     description:
       - Time budget in seconds for the O(scan_paths) search. The result reports whether the
-        search completed (RV(ansible_facts.openssl.vendored_scan.complete)).
+        search completed (C(ansible_facts.openssl.vendored_scan.complete)).
     type: float
     default: 30
   changelog:
@@ -95,10 +95,14 @@ attributes:
     description: The module never changes the host; check mode returns the same facts.
   diff_mode:
     support: none
+    description: Nothing is changed, so there is nothing to diff.
   facts:
     support: full
+    description: Returns C(ansible_facts.openssl).
   platform:
+    support: full
     platforms: posix
+    description: Linux hosts with C(/proc) and Python 3.9 or later.
 notes:
   - Run it as root. Without root, processes of other users are not visible; in containers
     without C(CAP_SYS_PTRACE) such processes are listed in

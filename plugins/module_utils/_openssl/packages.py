@@ -53,7 +53,7 @@ def split_evr(version: str) -> dict[str, Any]:
     epoch = None
     rest = version
     if ":" in version:
-        head, _, tail = version.partition(":")
+        head, _sep, tail = version.partition(":")
         if head.isdigit():
             epoch, rest = int(head), tail
     upstream, sep, release = rest.rpartition("-")
@@ -220,7 +220,7 @@ def parse_dpkg_search(text: str) -> dict[str, str]:
     for line in text.splitlines():
         if line.startswith("diversion by") or ": /" not in line:
             continue
-        pkgs, _, path = line.partition(": /")
+        pkgs, _sep, path = line.partition(": /")
         first = pkgs.split(",")[0].strip()
         if first:
             owners["/" + path.strip()] = first

@@ -55,7 +55,7 @@ def parse_maps_line(line: str) -> dict[str, Any]:
         start_i, end_i = int(start, 16), int(end, 16)
         offset_i = int(offset, 16)
         inode_i = int(inode)
-        major, _, minor = dev.partition(":")
+        major, _sep, minor = dev.partition(":")
         dev_t = (int(major, 16), int(minor, 16))
     except ValueError as exc:
         raise ParseError(f"malformed maps line: {line[:80]!r}") from exc
@@ -243,7 +243,7 @@ def parse_net_table(text: str, proto: str) -> dict[int, dict[str, Any]]:
         ):
             continue
         try:
-            addr_hex, _, port_hex = local.partition(":")
+            addr_hex, _sep, port_hex = local.partition(":")
             entry = {"proto": proto, "address": _hex_ip(addr_hex), "port": int(port_hex, 16)}
             sockets[int(inode)] = entry
         except (ParseError, ValueError):

@@ -275,7 +275,7 @@ def parse_version_all(text: str) -> dict[str, Any]:
     for line in text[:MAX_TEXT].splitlines()[1:200]:
         if ":" not in line:
             continue
-        key, _, value = line.partition(":")
+        key, _sep, value = line.partition(":")
         key = key.strip()
         value = value.strip()
         if len(value) >= 2 and value[0] == value[-1] == '"':
@@ -304,7 +304,7 @@ def parse_providers(text: str) -> list[dict[str, Any]]:
             current = {"id": stripped, "name": None, "version": None, "status": None}
             providers.append(current)
         elif current is not None and ":" in stripped:
-            key, _, value = stripped.partition(":")
+            key, _sep, value = stripped.partition(":")
             if key.strip() in ("name", "version", "status", "buildinfo"):
                 current[key.strip()] = value.strip()
     return providers

@@ -187,7 +187,7 @@ def _s_server_procs() -> tuple[dict[str, Any], dict[str, str]]:
             pid = line[3:].strip()
             fds[pid] = {}
         elif "->" in line and pid:
-            left, _, target = line.partition(" -> ")
+            left, _sep, target = line.partition(" -> ")
             fds[pid][left.split()[-1]] = target.strip()
     maps = (PROC / "debian12-s_server-after-dpkg-upgrade-maps.txt").read_text()
     procs = {
