@@ -66,14 +66,15 @@ demo: venv  ## Assess this machine's OpenSSL with the bundled data; prints a sum
 	@rm -rf $(DEMO_COLLECTIONS) && mkdir -p $(DEMO_COLLECTIONS)
 	@echo "== building and installing the collection into $(DEMO_COLLECTIONS)"
 	@$(BIN)/ansible-galaxy collection build --force --output-path $(CACHE)/dist . >/dev/null
-	@$(BIN)/ansible-galaxy collection install --force -p $(DEMO_COLLECTIONS) \
+	@ANSIBLE_COLLECTIONS_PATH=$(DEMO_COLLECTIONS) \
+	  $(BIN)/ansible-galaxy collection install --force -p $(DEMO_COLLECTIONS) \
 	  $(CACHE)/dist/patchwise-openssl-$$(sed -n 's/^version: *//p' galaxy.yml).tar.gz >/dev/null
 	@echo "== running playbook patchwise.openssl.assess on localhost"
 	@ANSIBLE_COLLECTIONS_PATH=$(DEMO_COLLECTIONS) ANSIBLE_STDOUT_CALLBACK=ansible.builtin.default \
 	  ANSIBLE_DISPLAY_SKIPPED_HOSTS=false ANSIBLE_LOCALHOST_WARNING=false \
 	  ANSIBLE_INVENTORY_UNPARSED_WARNING=false \
 	  $(BIN)/ansible-playbook -i localhost, -c local patchwise.openssl.assess \
-	  -e assess_report_dir=$(REPORT_DIR)
+	  -e ansible_python_interpreter=$(BIN)/python -e assess_report_dir=$(REPORT_DIR)
 
 test: venv-test  ## Run everything: ruff, ansible-lint, sanity, unit, package, molecule.
 	@start=$$(date +%s); \
