@@ -1,0 +1,183 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Stale-scan contenders, run INSIDE a benchmark container (stdlib only, Python 3.9+).
+
+    scan_bench.py spawn <count> <seconds>   start <count> `sleep <seconds>` as nobody, each with
+                                            LD_PRELOAD=libcrypto (owned by no service), then exit
+    scan_bench.py floor                     read every /proc/PID/maps once (the floor)
+    scan_bench.py ours <collections dir>    procscan.Scanner, built as facts.gather builds it
+    scan_bench.py round <json spec>         one interleaved round of every contender, each in a
+                                            fresh process, timed here; prints JSON
+
+Every subcommand prints one JSON object on stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from typing import Any
+
+LIBCRYPTO = "/usr/lib/x86_64-linux-gnu/libcrypto.so.3"
+NOBODY = 65534
+
+
+def spawn(count: int, seconds: int) -> dict[str, Any]:
+    env = {"LD_PRELOAD": LIBCRYPTO, "PATH": "/usr/bin:/bin"}
+    pids = []
+    for _ in range(count):
+        proc = subprocess.Popen(  # bounded: every child exits after `seconds`
+            ["sleep", str(seconds)],
+            env=env,
+            user=NOBODY,
+            group=NOBODY,
+            extra_groups=[],
+            start_new_session=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        pids.append(proc.pid)
+    return {"spawned": len(pids)}
+
+
+def floor() -> dict[str, Any]:
+    """The floor: list /proc and read every maps file once. Analysis happens after the clock."""
+    start = time.perf_counter()
+    maps: dict[str, bytes] = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/maps", "rb") as handle:
+                maps[pid] = handle.read()
+        except OSError:
+            continue
+    seconds = time.perf_counter() - start
+    me = str(os.getpid())
+    deleted = sorted(
+        int(pid)
+        for pid, data in maps.items()
+        if pid != me
+        and any(b"libcrypto" in line and line.endswith(b" (deleted)") for line in data.splitlines())
+    )
+    mapping = sum(1 for pid, data in maps.items() if pid != me and b"libcrypto" in data)
+    comms: dict[int, str] = {}
+    for pid in deleted:
+        try:
+            with open(f"/proc/{pid}/comm", encoding="utf-8", errors="replace") as handle:
+                comms[pid] = handle.read().strip()
+        except OSError:
+            continue
+    return {
+        "seconds": seconds,
+        "pids_read": len(maps),
+        "mapping_libcrypto": mapping,
+        "deleted_libcrypto_pids": deleted,
+        "comm": comms,
+    }
+
+
+def ours(collections: str) -> dict[str, Any]:
+    sys.path.insert(0, collections)
+    from ansible_collections.patchwise.openssl.plugins.module_utils._openssl import (
+        procscan,
+    )
+    from ansible_collections.patchwise.openssl.plugins.module_utils._openssl.elf import (
+        inspect_file,
+    )
+
+    start = time.perf_counter()
+    # As facts.gather builds it (listening sockets and ELF reading of deleted copies included).
+    scanner = procscan.Scanner(
+        procscan.ProcReader("/proc"), listening=True, elf_reader=inspect_file
+    )
+    result = scanner.scan()
+    seconds = time.perf_counter() - start
+    return {
+        "seconds": seconds,
+        "pids_seen": result["pids_seen"],
+        "processes": len(result["processes"]),
+        "unreadable": len(result["unreadable"]),
+        "stale_pids": sorted(p["pid"] for p in result["processes"] if p["stale"]),
+    }
+
+
+def _timed(argv: list[str], timeout: float, env: dict[str, str] | None = None) -> dict[str, Any]:
+    start = time.perf_counter()
+    try:
+        proc = subprocess.run(
+            argv, capture_output=True, text=True, timeout=timeout, env=env, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return {"wall": time.perf_counter() - start, "timeout": True, "rc": None, "out": ""}
+    return {
+        "wall": time.perf_counter() - start,
+        "timeout": False,
+        "rc": proc.returncode,
+        "out": proc.stdout,
+        "err": proc.stderr[-2000:],
+    }
+
+
+def one_round(spec: dict[str, Any]) -> dict[str, Any]:
+    """Run each contender once, in the order given, each in a fresh process."""
+    me = os.path.abspath(__file__)
+    py = sys.executable
+    out: dict[str, Any] = {}
+    for name in spec["order"]:
+        if name == "floor":
+            res = _timed([py, me, "floor"], 120)
+            out[name] = {"process_wall": res["wall"], **json.loads(res["out"])}
+        elif name == "ours":
+            res = _timed([py, me, "ours", spec["collections"]], 300)
+            if res["rc"] != 0:
+                raise SystemExit(f"ours failed: {res['err']}")
+            out[name] = {"process_wall": res["wall"], **json.loads(res["out"])}
+        elif name == "module":
+            env = dict(os.environ, PYTHONPATH=spec["module_pythonpath"])
+            res = _timed([py, spec["module"], spec["module_args"]], 300, env)
+            if res["rc"] != 0:
+                raise SystemExit(f"module failed: {res['out'][-800:]} {res['err']}")
+            facts = json.loads(res["out"])["ansible_facts"]["openssl"]
+            out[name] = {
+                "process_wall": res["wall"],
+                "stale_pids": sorted(p["pid"] for p in facts["processes"] if p["stale"]),
+            }
+        elif name == "needrestart":
+            res = _timed(["needrestart", "-b", "-r", "l"], float(spec["needrestart_timeout"]))
+            services = sorted(
+                line.split(":", 1)[1].strip()
+                for line in res["out"].splitlines()
+                if line.startswith("NEEDRESTART-SVC:")
+            )
+            out[name] = {
+                "process_wall": res["wall"],
+                "timeout": res["timeout"],
+                "rc": res["rc"],
+                "services": services,
+                "lines": res["out"].splitlines()[:40],
+            }
+    return out
+
+
+def main() -> None:
+    cmd = sys.argv[1]
+    if cmd == "spawn":
+        result = spawn(int(sys.argv[2]), int(sys.argv[3]))
+    elif cmd == "floor":
+        result = floor()
+    elif cmd == "ours":
+        result = ours(sys.argv[2])
+    elif cmd == "round":
+        result = one_round(json.loads(sys.argv[2]))
+    else:
+        raise SystemExit(f"unknown subcommand {cmd}")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

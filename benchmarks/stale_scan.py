@@ -1,0 +1,264 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Part 2: stale-mapping scan on a host with 2,000 processes: needrestart vs ours vs the floor.
+
+One Debian 12 container (the benchmark image: nginx, haproxy, sshd, needrestart from Debian)
+with SYS_PTRACE, a pids limit and nproc/nofile ulimits within this machine's hard limits. In
+it: nginx, haproxy and sshd running, plus 2,000 `sleep` processes run as nobody with
+LD_PRELOAD=libcrypto.so.3 (they map libcrypto and belong to no service; each exits on its own
+after a bounded time).
+
+Contenders, each in a fresh process inside the container, order rotated every round:
+  floor        python3 loop reading every /proc/PID/maps once (analysis after the clock)
+  ours         procscan.Scanner built as facts.gather builds it (in-process time of scan())
+  module       the whole openssl_facts module process (python3 plugins/modules/openssl_facts.py)
+  needrestart  `needrestart -b -r l` (Debian 12's package), bounded by a timeout
+
+Phase 1: nothing stale. Phase 2: libssl3/openssl upgraded from the local repository (the
+re-versioned Debian debs), so every process that mapped libcrypto maps a deleted file. Ground
+truth = the pids whose maps show a deleted libcrypto, from the floor's own read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+from typing import Any
+
+import _bench
+from _bench import Row
+
+NAME = "stale_scan"
+SLEEP_SECONDS = 1800  # bound of every spawned process
+NEEDRESTART_TIMEOUT = 240.0
+SERVICES = ("nginx", "haproxy", "ssh")
+SERVICE_COMMS = {
+    "nginx": {"nginx"},
+    "haproxy": {"haproxy"},
+    "ssh": {"sshd"},
+    "apache2": {"apache2"},
+}
+SCRIPT = "/work/main/benchmarks/incontainer/scan_bench.py"
+CONTENDERS = ("floor", "ours", "module", "needrestart")
+SITE_PACKAGES = f"{_bench.ROOT}/.venv/lib/python3.11/site-packages"
+
+
+def _limits() -> list[str]:
+    """nproc/nofile/pids within this machine's hard limits (raising one needs a capability)."""
+    hard_nproc = resource.getrlimit(resource.RLIMIT_NPROC)[1]
+    hard_nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    nproc = 4096 if hard_nproc == resource.RLIM_INFINITY else min(4096, hard_nproc)
+    nofile = 65536 if hard_nofile == resource.RLIM_INFINITY else min(65536, hard_nofile)
+    return [
+        "--cap-add",
+        "SYS_PTRACE",
+        "--pids-limit",
+        "4096",
+        "--ulimit",
+        f"nproc={nproc}:{nproc}",
+        "--ulimit",
+        f"nofile={nofile}:{nofile}",
+    ]
+
+
+def _round(name: str, order: list[str], needrestart: bool) -> dict[str, Any]:
+    spec = {
+        "order": [c for c in order if needrestart or c != "needrestart"],
+        "collections": str(_bench.COLLECTIONS),
+        "module": str(_bench.ROOT / "plugins" / "modules" / "openssl_facts.py"),
+        "module_args": "/tmp/pw-bench-args.json",
+        # ansible's module_utils from the project venv (same Python 3.11 as Debian 12)
+        "module_pythonpath": f"{_bench.COLLECTIONS}:{SITE_PACKAGES}",
+        "needrestart_timeout": NEEDRESTART_TIMEOUT,
+    }
+    out = _bench.podman_exec(name, ["python3", SCRIPT, "round", json.dumps(spec)], timeout=900)
+    return json.loads(out.stdout)
+
+
+def _phase(name: str, rounds: int, needrestart_runs: int, label: str) -> dict[str, Any]:
+    samples: dict[str, list[dict[str, Any]]] = {c: [] for c in CONTENDERS}
+    for rnd in range(rounds):
+        shift = rnd % len(CONTENDERS)
+        order = list(CONTENDERS[shift:] + CONTENDERS[:shift])
+        result = _round(name, order, rnd < needrestart_runs)
+        for key, value in result.items():
+            samples[key].append(value)
+        nr = result.get("needrestart")
+        floor_s, ours_s = result["floor"]["seconds"], result["ours"]["seconds"]
+        module_s = result["module"]["process_wall"]
+        _bench.log(
+            f"stale_scan {label} round {rnd + 1}/{rounds}: floor {floor_s:.3f}s, "
+            f"ours {ours_s:.3f}s, module {module_s:.2f}s"
+            + (f", needrestart {nr['process_wall']:.2f}s" if nr else "")
+        )
+    return samples
+
+
+def _recall(found: set[int], truth: set[int]) -> float | None:
+    return round(len(found & truth) / len(truth), 4) if truth else None
+
+
+def _rows(label: str, samples: dict[str, list[dict[str, Any]]], stale: bool) -> list[Row]:
+    floor_in = [s["seconds"] for s in samples["floor"]]
+    floor_proc = [s["process_wall"] for s in samples["floor"]]
+    ours_in = [s["seconds"] for s in samples["ours"]]
+    ours_proc = [s["process_wall"] for s in samples["ours"]]
+    module_proc = [s["process_wall"] for s in samples["module"]]
+    nr = samples["needrestart"]
+    nr_wall = [s["process_wall"] for s in nr]
+    nr_timeouts = sum(1 for s in nr if s["timeout"])
+    raw_times = {
+        "floor_scan_s": _bench.summary(floor_in),
+        "floor_process_s": _bench.summary(floor_proc),
+        "ours_scan_s": _bench.summary(ours_in),
+        "ours_process_s": _bench.summary(ours_proc),
+        "module_process_s": _bench.summary(module_proc),
+        "needrestart_s": _bench.summary(nr_wall),
+        "pids": samples["floor"][-1]["pids_read"],
+        "mapping_libcrypto": samples["floor"][-1]["mapping_libcrypto"],
+    }
+    timeout_note = (
+        f"needrestart hit its {NEEDRESTART_TIMEOUT:.0f}s timeout in {nr_timeouts} of {len(nr)} "
+        "run(s): its time is a lower bound. "
+        if nr_timeouts
+        else ""
+    )
+    rows = []
+    r_scan = _bench.ratio(nr_wall, ours_proc)
+    r_module = _bench.ratio(nr_wall, module_proc)
+    rows.append(
+        Row(
+            NAME,
+            f"{label}: needrestart -b / ours (scan process)",
+            r_scan,
+            ">= 5",
+            None if r_scan is None else r_scan >= 5,
+            raw_times,
+            timeout_note.strip(),
+        )
+    )
+    rows.append(
+        Row(
+            NAME,
+            f"{label}: needrestart -b / whole openssl_facts module process",
+            r_module,
+            ">= 5",
+            None if r_module is None else r_module >= 5,
+            {},
+        )
+    )
+    r_floor = _bench.ratio(ours_in, floor_in)
+    rows.append(
+        Row(
+            NAME,
+            f"{label}: ours / floor (in-process scan vs reading every maps once)",
+            r_floor,
+            "<= 2",
+            None if r_floor is None else r_floor <= 2,
+            {},
+        )
+    )
+    rows.append(
+        Row(
+            NAME,
+            f"{label}: ours / floor (whole processes, interpreter start included)",
+            _bench.ratio(ours_proc, floor_proc),
+            "(info)",
+            None,
+            {},
+        )
+    )
+    truth_sets = [set(s["deleted_libcrypto_pids"]) for s in samples["floor"]]
+    truth = truth_sets[-1]
+    ours_found = [set(s["stale_pids"]) for s in samples["ours"]]
+    module_found = [set(s["stale_pids"]) for s in samples["module"]]
+    if stale:
+        rec_ours = min((_recall(f, t) or 0.0) for f, t in zip(ours_found, truth_sets))
+        rec_mod = min((_recall(f, t) or 0.0) for f, t in zip(module_found, truth_sets))
+        rows.append(
+            Row(
+                NAME,
+                f"{label}: recall of ours (scan) vs ground truth (worst round)",
+                rec_ours,
+                "= 1.0",
+                rec_ours == 1.0,
+                {"truth_pids": len(truth)},
+            )
+        )
+        rows.append(
+            Row(
+                NAME,
+                f"{label}: recall of the openssl_facts module (worst round)",
+                rec_mod,
+                "= 1.0",
+                rec_mod == 1.0,
+                {},
+            )
+        )
+        comms = {int(k): v for k, v in samples["floor"][-1]["comm"].items()}
+        for run in nr:
+            covered = {
+                pid
+                for pid in truth
+                for svc in run["services"]
+                if comms.get(pid) in SERVICE_COMMS.get(svc.removesuffix(".service"), set())
+            }
+            run["covered_pids"] = len(covered)
+        nr_rec = [r["covered_pids"] / len(truth) for r in nr if not r["timeout"] and truth]
+        nr_val = round(min(nr_rec), 4) if nr_rec else None
+        rows.append(
+            Row(
+                NAME,
+                f"{label}: recall of needrestart -b (pids in the services it lists)",
+                nr_val,
+                "(info)",
+                None,
+                {"services_listed": ", ".join(nr[0]["services"]) if nr else "-"},
+                note="needrestart in root batch mode lists services only; processes that belong "
+                "to no service are not reported"
+                if nr
+                else "needrestart did not run",
+            )
+        )
+    else:
+        false_pos = max(len(f) for f in ours_found + module_found)
+        rows.append(
+            Row(
+                NAME,
+                f"{label}: processes ours reports stale (none are)",
+                float(false_pos),
+                "= 0",
+                false_pos == 0,
+                {"truth_pids": len(truth)},
+            )
+        )
+    return rows
+
+
+def run(args: Any) -> list[Row]:
+    image = _bench.bench_image()
+    repo = _bench.apt_repo_dir("12")
+    count = int(args.processes)
+    rounds = max(3, int(args.rounds) - 2)
+    mounts = ["-v", f"{_bench.ROOT}:{_bench.ROOT}:ro", "-v", f"{repo}:/srv/patchwise:ro"]
+    with _bench.containers("scan", 1, image=image, extra=_limits() + mounts) as names:
+        name = names[0]
+        for svc in SERVICES:
+            _bench.podman_exec(name, ["service", svc, "start"], timeout=60)
+        spawned = _bench.podman_exec(
+            name, ["python3", SCRIPT, "spawn", str(count), str(SLEEP_SECONDS)], timeout=300
+        )
+        _bench.log(f"stale_scan: {json.loads(spawned.stdout)['spawned']} sleeps in {name}")
+        _bench.podman_exec(
+            name,
+            ["sh", "-c", "echo '{\"ANSIBLE_MODULE_ARGS\": {}}' >/tmp/pw-bench-args.json"],
+        )
+        fresh = _phase(name, rounds, rounds, "none stale")
+        _bench.use_local_repo(name)
+        version = _bench.upgrade_openssl(name)
+        _bench.log(f"stale_scan: libssl3 upgraded to {version}")
+        stale = _phase(
+            name, rounds, int(os.environ.get("PW_BENCH_NEEDRESTART_STALE_RUNS", "1")), "all stale"
+        )
+    return _rows("none stale", fresh, False) + _rows("all stale", stale, True)
