@@ -1,0 +1,1137 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Change records of an OpenSSL rollout: the audit trail written on the controller.
+
+One directory per run (``<record_dir>``) holds ``run.json``/``run.md`` and one
+``hosts/<host>.json``/``hosts/<host>.md`` per host. Pure functions build and render the
+records from plain dicts (the roles' exported facts); :class:`RecordStore` writes them
+atomically (temp file + rename, files ``0600``, directories ``0700``) and serialises the
+read-modify-write of the run record with an ``flock`` (hosts of one batch write in parallel).
+
+Nothing here talks to a managed host. Standard library only (Python 3.9+).
+"""
+
+from __future__ import annotations
+
+import datetime
+import errno
+import fcntl
+import json
+import os
+import re
+import shlex
+import tempfile
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ansible_collections.patchwise.openssl.plugins.module_utils._openssl.errors import (
+    PatchwiseError,
+)
+
+SCHEMA_VERSION = 1
+RUN_FILE = "run"
+HOSTS_DIR = "hosts"
+LOCK_FILE = ".lock"
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+
+# Host outcomes, from the best to the worst.
+HOST_OUTCOMES = (
+    "planned",  # check mode: what would be done
+    "up_to_date",  # nothing to upgrade, nothing stale: not touched
+    "patched",  # upgraded, refreshed and verified
+    "pending",  # scheduled, the phase has not reached it (yet)
+    "not_reached",  # the run halted (or ended) before this host
+    "excluded",  # filtered out by the severity threshold
+    "failed",  # a step failed before anything changed (nothing to roll back)
+    "soak_failed",  # patched, then a health probe failed during the soak
+    "rolled_back",  # a step failed after the upgrade; back on the rollback point, verified
+    "rollback_failed",  # a step failed and the rollback did not restore a verified state
+)
+FAILED_OUTCOMES = frozenset({"failed", "soak_failed", "rolled_back", "rollback_failed"})
+RUN_OUTCOMES = ("in_progress", "planned", "unchanged", "success", "partial", "halted", "failed")
+SEVERITIES = ("critical", "high", "moderate", "low")
+OPEN_STATUSES = ("vulnerable", "unknown")
+_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+# Control characters, and everything str.splitlines() breaks lines at: one Markdown line stays one.
+_CONTROL = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029]+")
+
+
+class ChangeRecordError(PatchwiseError):
+    """A change record could not be built, read or written."""
+
+
+# =========================================================================================
+# small helpers
+# =========================================================================================
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return dict(value) if isinstance(value, Mapping) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, (list, tuple)) else []
+
+
+def _str(value: Any, default: str = "") -> str:
+    return default if value is None else str(value)
+
+
+def utc_now() -> str:
+    """The current UTC time as ISO-8601 with seconds and a ``Z``."""
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    return now.isoformat().replace("+00:00", "Z")
+
+
+def new_run_id(now: datetime.datetime | None = None, suffix: str | None = None) -> str:
+    """A run id: UTC timestamp plus a random suffix, e.g. ``20261122T071500Z-3f9a1c``."""
+    stamp = (now or datetime.datetime.now(datetime.timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
+    tail = suffix if suffix is not None else os.urandom(3).hex()
+    return validate_run_id(f"{stamp}-{tail}")
+
+
+def validate_run_id(run_id: Any) -> str:
+    """Return ``run_id`` when it is safe as a directory name, else raise."""
+    text = _str(run_id)
+    if not _RUN_ID.match(text) or text in (".", ".."):
+        raise ChangeRecordError(
+            f"invalid run id {text!r}: use 1-128 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return text
+
+
+def safe_filename(name: Any) -> str:
+    """A host name as a file name: no path separators, no leading dots."""
+    cleaned = _SAFE_NAME.sub("_", _str(name)).lstrip(".") or "_"
+    return cleaned[:200]
+
+
+# =========================================================================================
+# planning: batches, order, severity
+# =========================================================================================
+
+
+def _batch_size(entry: Any, total: int) -> int:
+    """Ansible's ``serial`` semantics (``pct_to_int``): an int, or a percentage of the play's
+    hosts rounded down with a minimum of 1. 0 or less means all remaining hosts."""
+    text = _str(entry).strip()
+    try:
+        if text.endswith("%"):
+            return int(total * float(text[:-1]) / 100) or 1
+        return int(text)
+    except (ValueError, OverflowError) as exc:
+        raise ChangeRecordError(f"invalid batch size {entry!r}: use a number or 'N%'") from exc
+
+
+def compute_batches(hosts: list[str], serial: Any) -> list[list[str]]:
+    """Split ``hosts`` into the batches Ansible's ``serial`` keyword makes.
+
+    ``serial`` is a list (its last entry repeats), a single value, or empty (one batch).
+    A size of 0 means "all remaining hosts", as in Ansible.
+    """
+    sizes = _list(serial) if isinstance(serial, (list, tuple)) else ([serial] if serial else [])
+    remaining = list(hosts)
+    if not sizes:
+        return [remaining] if remaining else []
+    total = len(remaining)
+    batches: list[list[str]] = []
+    index = 0
+    while remaining:
+        size = _batch_size(sizes[min(index, len(sizes) - 1)], total)
+        if size <= 0:
+            size = len(remaining)
+        batches.append(remaining[:size])
+        remaining = remaining[size:]
+        index += 1
+    return batches
+
+
+def order_hosts(hosts: list[str], scores: Mapping[str, Any], order: str) -> list[str]:
+    """Hosts in inventory order, or by risk score (highest first, inventory order on ties)."""
+    if order == "inventory":
+        return list(hosts)
+    if order != "risk":
+        raise ChangeRecordError(f"invalid order {order!r}: use 'inventory' or 'risk'")
+
+    def score(host: str) -> float:
+        try:
+            return float(scores.get(host) or 0)
+        except (TypeError, ValueError):
+            return 0.0
+
+    position = {h: i for i, h in enumerate(hosts)}
+    return sorted(hosts, key=lambda h: (-score(h), position[h]))
+
+
+def meets_severity(counts_at_or_above: Any, min_severity: str) -> bool:
+    """Does a host's assessment gate (``counts_at_or_above``) reach ``min_severity``?"""
+    if not min_severity or min_severity == "none":
+        return True
+    if min_severity not in SEVERITIES:
+        raise ChangeRecordError(
+            f"invalid severity {min_severity!r}: use one of {', '.join(SEVERITIES)} or none"
+        )
+    try:
+        return int(_dict(counts_at_or_above).get(min_severity) or 0) > 0
+    except (TypeError, ValueError):
+        return False
+
+
+def plan_phases(
+    phases: list[Mapping[str, Any]],
+    host_plans: Mapping[str, Mapping[str, Any]],
+    order: str = "inventory",
+    min_severity: str = "",
+    first_phase_batches: Any = None,
+    batches: Any = None,
+) -> list[dict[str, Any]]:
+    """Order, filter and batch each phase's hosts.
+
+    ``phases`` is ``[{"name": ..., "hosts": [inventory order]}]``; a host in several phase
+    groups belongs to the first. ``host_plans`` maps hosts to their plan (``risk.score``,
+    ``gate_counts``). Hosts without a plan (unreachable, failed facts) are excluded with
+    that reason.
+    """
+    seen: set[str] = set()
+    out: list[dict[str, Any]] = []
+    for index, phase in enumerate(phases, start=1):
+        name = _str(phase.get("name"))
+        members = [h for h in dict.fromkeys(_list(phase.get("hosts"))) if h not in seen]
+        seen.update(members)
+        included: list[str] = []
+        excluded: list[dict[str, str]] = []
+        for host in members:
+            plan = host_plans.get(host)
+            if not isinstance(plan, Mapping):
+                excluded.append({"host": host, "reason": "no plan (facts or assessment failed)"})
+            elif not meets_severity(plan.get("gate_counts"), min_severity):
+                excluded.append(
+                    {"host": host, "reason": f"no vulnerable finding at or above {min_severity}"}
+                )
+            else:
+                included.append(host)
+        scores = {h: _dict(host_plans[h].get("risk")).get("score") for h in included}
+        ordered = order_hosts(included, scores, order)
+        serial = first_phase_batches if index == 1 else batches
+        out.append(
+            {
+                "index": index,
+                "name": name,
+                "hosts": ordered,
+                "excluded": excluded,
+                "batches": compute_batches(ordered, serial),
+            }
+        )
+    return out
+
+
+# =========================================================================================
+# what a host plan and a host result contain
+# =========================================================================================
+
+
+def _finding_map(assessment: Any) -> dict[str, dict[str, Any]]:
+    """Worst status per CVE of an assessment (``findings`` list)."""
+    rank = {s: i for i, s in enumerate(("vulnerable", "unknown", "patched_in_memory",
+                                        "fixed_by_backport", "fixed", "not_assessed"))}
+    out: dict[str, dict[str, Any]] = {}
+    for finding in _list(_dict(assessment).get("findings")):
+        if not isinstance(finding, Mapping) or not finding.get("cve"):
+            continue
+        cve = _str(finding.get("cve"))
+        status = _str(finding.get("status"), "unknown")
+        current = out.get(cve)
+        if current is None or rank.get(status, 99) < rank.get(current["status"], 99):
+            out[cve] = {"cve": cve, "severity": _str(finding.get("severity"), "unrated"),
+                        "status": status}
+    return out
+
+
+def cve_delta(before: Any, after: Any) -> dict[str, Any]:
+    """CVEs closed, still open and newly open between two assessments of one host.
+
+    Open means ``vulnerable`` or ``unknown`` (no evidence of a fix). Without an assessment
+    after the change the delta is ``None`` values (not assessed), never "closed".
+    """
+    b = _finding_map(before)
+    if not _dict(after):
+        return {"assessed": False, "closed": [], "remaining": [], "introduced": [],
+                "open_before": sorted(c for c, f in b.items() if f["status"] in OPEN_STATUSES)}
+    a = _finding_map(after)
+    closed, remaining, introduced = [], [], []
+    for cve in sorted(set(b) | set(a)):
+        fb, fa = b.get(cve), a.get(cve)
+        open_b = fb is not None and fb["status"] in OPEN_STATUSES
+        open_a = fa is not None and fa["status"] in OPEN_STATUSES
+        row = {
+            "cve": cve,
+            "severity": (fa or fb or {}).get("severity", "unrated"),
+            "before": fb["status"] if fb else "absent",
+            "after": fa["status"] if fa else "absent",
+        }
+        if open_b and not open_a:
+            closed.append(row)
+        elif open_b and open_a:
+            remaining.append(row)
+        elif open_a:
+            introduced.append(row)
+    return {"assessed": True, "closed": closed, "remaining": remaining,
+            "introduced": introduced,
+            "open_before": sorted(c for c, f in b.items() if f["status"] in OPEN_STATUSES)}
+
+
+def _package_name(name: Any) -> str | None:
+    """``libssl3:amd64`` -> ``libssl3`` (dpkg's multi-arch spelling in the facts)."""
+    return None if name is None else _str(name).split(":", 1)[0]
+
+
+def _changed_package_paths(facts: Mapping[str, Any], names: set[str]) -> tuple[set[str], bool]:
+    """Library paths shipped by the packages that will change (and whether any is unknown)."""
+    paths: set[str] = set()
+    unknown = False
+    for lib in _list(facts.get("libraries")):
+        if not isinstance(lib, Mapping):
+            continue
+        package = _package_name(lib.get("package"))
+        if package is None:
+            unknown = True
+        if package in names:
+            for key in ("path", "real_path"):
+                if lib.get(key):
+                    paths.add(_str(lib[key]))
+    for pkg in _list(facts.get("packages")):
+        if isinstance(pkg, Mapping) and _package_name(pkg.get("name")) in names:
+            paths.update(_str(p) for p in _list(pkg.get("provides_libraries")))
+    return paths, unknown
+
+
+def predict_refresh(
+    facts: Any,
+    changed_packages: Iterable[Any],
+    strategy_for: Any = None,
+) -> list[dict[str, Any]]:
+    """Services that will map a replaced library after the upgrade, and how to refresh them.
+
+    ``strategy_for(group, systemd_pid1) -> dict`` (``strategy``, ``action``, ``disruptive``,
+    ``gate``, ``denied``) names the refresh strategy; without it only the services are listed.
+    Processes are grouped by service (else by master pid), one entry per group.
+    """
+    facts = _dict(facts)
+    names = {_package_name(_dict(p).get("name")) or "" for p in changed_packages
+             if isinstance(p, Mapping)}
+    if not names:
+        return []
+    paths, _ = _changed_package_paths(facts, names)
+    systemd_pid1 = bool(_dict(facts.get("distro")).get("systemd_pid1"))
+    groups: dict[str, dict[str, Any]] = {}
+    for proc in _list(facts.get("processes")):
+        if not isinstance(proc, Mapping):
+            continue
+        libs = [_dict(lib) for lib in _list(proc.get("libraries"))]
+        hit = any(_str(lib.get("path")) in paths for lib in libs) if paths else bool(libs)
+        if not hit:
+            continue
+        if proc.get("container"):
+            key = f"container:{proc.get('container')}"
+        elif proc.get("service"):
+            key = f"service:{proc.get('service')}"
+        else:
+            key = f"pid:{proc.get('master_pid') or proc.get('pid')}"
+        group = groups.setdefault(key, {"key": key, "service": proc.get("service"),
+                                        "container": proc.get("container"), "processes": []})
+        group["processes"].append(proc)
+    out: list[dict[str, Any]] = []
+    for key in sorted(groups):
+        group = groups[key]
+        procs = group["processes"]
+        master = next((p for p in procs if p.get("pid") == p.get("master_pid")), None) or min(
+            procs, key=lambda p: int(p.get("pid") or 0) if _str(p.get("pid")).isdigit() else 0
+        )
+        group["master"] = master
+        group["kind"] = "pid1" if _str(master.get("pid")) == "1" else (
+            "container" if group["container"] else ("service" if group["service"] else "process")
+        )
+        entry: dict[str, Any] = {
+            "name": _str(group["service"] or master.get("comm") or master.get("exe") or key),
+            "kind": group["kind"],
+            "pids": sorted({int(p["pid"]) for p in procs if _str(p.get("pid")).isdigit()}),
+            "listening": sorted({
+                f"{_dict(s).get('address')}:{_dict(s).get('port')}"
+                for p in procs for s in _list(p.get("listening"))
+            }),
+        }
+        if group["kind"] == "container":
+            entry.update(strategy="report_only", how="in a container: refresh inside it",
+                         disruptive=False, drain_window=False)
+        elif strategy_for is not None:
+            chosen = _dict(strategy_for(group, systemd_pid1))
+            entry.update(
+                strategy=_str(chosen.get("strategy"), "unknown"),
+                how=_str(chosen.get("action")),
+                disruptive=bool(chosen.get("disruptive")),
+                drain_window=bool(chosen.get("disruptive")),
+            )
+            if chosen.get("denied"):
+                entry.update(strategy="report_only", drain_window=True,
+                             how=f"deny-listed ({chosen['denied']}): maintenance window or reboot")
+            elif chosen.get("gate"):
+                entry["gate"] = _str(chosen["gate"])
+            if group["kind"] == "process" and not chosen.get("denied"):
+                entry["how"] = (f"{entry['how']} (no unit in the facts: the refresh role looks "
+                                "for an init script; without one the process is only reported)")
+        out.append(entry)
+    return out
+
+
+def host_plan(
+    host: str,
+    assessment: Any,
+    packages: Any,
+    facts: Any,
+    strategy_for: Any = None,
+) -> dict[str, Any]:
+    """One host's plan: assessment, ``openssl_packages`` check-mode result and facts."""
+    assessment = _dict(assessment)
+    packages = _dict(packages)
+    changed = [_dict(p) for p in _list(packages.get("changed_packages"))]
+    facts = _dict(facts)
+    stale = [
+        {"pid": p.get("pid"), "comm": p.get("comm"), "service": p.get("service")}
+        for p in _list(facts.get("processes"))
+        if isinstance(p, Mapping) and p.get("stale")
+    ]
+    return {
+        "host": _str(host),
+        "risk": {
+            "score": _dict(assessment.get("risk")).get("score"),
+            "priority": _dict(assessment.get("risk")).get("priority"),
+        },
+        "gate_counts": _dict(_dict(assessment.get("gate")).get("counts_at_or_above")),
+        "packages": [
+            {"name": _str(p.get("name")), "from": p.get("from"), "to": p.get("to")}
+            for p in changed
+        ],
+        "versions_before": {str(k): _str(v) for k, v in _dict(packages.get("before")).items()},
+        "services": predict_refresh(facts, changed, strategy_for),
+        "stale_processes": stale,
+        "open_cves": sorted(
+            c for c, f in _finding_map(assessment).items() if f["status"] in OPEN_STATUSES
+        ),
+        "needs_change": bool(changed or stale),
+        "warnings": [_str(w) for w in _list(packages.get("warnings"))][:20],
+    }
+
+
+# =========================================================================================
+# records
+# =========================================================================================
+
+
+def way_back(run_id: str, hosts: Iterable[str], inventory: Iterable[str] = ()) -> str:
+    """The exact command that rolls ``hosts`` back to this run's rollback points."""
+    argv = ["ansible-playbook"]
+    for source in inventory:
+        argv += ["-i", _str(source)]
+    argv += ["patchwise.openssl.rollback", "-e", f"rollback_run_id={run_id}"]
+    host_list = [h for h in dict.fromkeys(_str(h) for h in hosts) if h]
+    if host_list:
+        argv += ["-e", f"rollback_hosts={','.join(host_list)}"]
+    return " ".join(shlex.quote(a) for a in argv)
+
+
+def new_host_record(run_id: str, host: str, mode: str, plan: Mapping[str, Any],
+                    outcome: str) -> dict[str, Any]:
+    """A host record holding only the plan (written before the host is reached)."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "kind": "host",
+        "run_id": run_id,
+        "host": _str(host),
+        "mode": mode,
+        "phase": None,
+        "phase_index": None,
+        "batch": None,
+        "outcome": _check_outcome(outcome),
+        "message": "",
+        "planned_at": utc_now(),
+        "started_at": None,
+        "finished_at": None,
+        "plan": _dict(plan),
+        "versions_before": _dict(_dict(plan).get("versions_before")),
+        "versions_after": {},
+        "cves": {},
+        "tests": [],
+        "tests_passed": None,
+        "services": [],
+        "refresh": {},
+        "rollback_point": {},
+        "way_back": "",
+        "failure": None,
+        "rollback": None,
+        "rollbacks": [],
+        "hooks": {},
+        "warnings": [],
+    }
+
+
+def _check_outcome(outcome: Any) -> str:
+    text = _str(outcome)
+    if text not in HOST_OUTCOMES:
+        raise ChangeRecordError(
+            f"invalid host outcome {text!r}: use one of {', '.join(HOST_OUTCOMES)}"
+        )
+    return text
+
+
+def _services_done(refresh: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Normalise the refresh module's per-service results."""
+    out = []
+    for svc in _list(refresh.get("services")):
+        svc = _dict(svc)
+        if not svc:
+            continue
+        out.append({
+            "name": _str(svc.get("name")),
+            "strategy": _str(svc.get("strategy")),
+            "status": _str(svc.get("status")),
+            "error": svc.get("error"),
+            "elapsed_seconds": svc.get("elapsed_seconds"),
+        })
+    return out
+
+
+def _tests(results: Any) -> list[dict[str, str]]:
+    out = []
+    for row in _list(results):
+        row = _dict(row)
+        if row:
+            out.append({k: _str(row.get(k)) for k in ("check", "target", "result", "detail")})
+    return out
+
+
+def update_host_record(record: Mapping[str, Any], result: Mapping[str, Any],
+                       inventory: Iterable[str] = ()) -> dict[str, Any]:
+    """Merge a host's result (outcome, patch/refresh/verify/rollback facts) into its record."""
+    rec = dict(record)
+    result = _dict(result)
+    rec["outcome"] = _check_outcome(result.get("outcome", rec.get("outcome")))
+    for key in ("phase", "batch", "message", "started_at"):
+        if result.get(key) is not None:
+            rec[key] = result[key]
+    rec["finished_at"] = _str(result.get("finished_at")) or utc_now()
+    patch = _dict(result.get("patch"))
+    if patch:
+        if _dict(patch.get("before")):
+            rec["versions_before"] = _dict(patch.get("before"))
+        rec["versions_after"] = _dict(patch.get("after"))
+        rec["packages_changed"] = [_dict(p) for p in _list(patch.get("changed_packages"))]
+        point = _dict(patch.get("rollback_point"))
+        if point:
+            rec["rollback_point"] = {
+                "run_id": point.get("run_id"),
+                "path": point.get("path"),
+                "manifest": point.get("manifest"),
+                "packages": [
+                    {k: _dict(p).get(k) for k in ("name", "arch", "version", "file", "sha256",
+                                                  "origin")}
+                    for p in _list(point.get("packages"))
+                ],
+            }
+            rec["way_back"] = way_back(_str(point.get("run_id") or rec["run_id"]),
+                                       [rec["host"]], inventory)
+    refresh = _dict(result.get("refresh"))
+    if refresh:
+        rec["services"] = _services_done(refresh)
+        rec["refresh"] = {
+            "required": refresh.get("required"),
+            "reboot_required": refresh.get("reboot_required"),
+            "failed_services": [_str(s) for s in _list(refresh.get("failed_services"))],
+            "leftover": len(_list(refresh.get("leftover"))),
+        }
+    verify = _dict(result.get("verify"))
+    if verify:
+        rec["tests"] = _tests(verify.get("results"))
+        passed = verify.get("passed")
+        rec["tests_passed"] = None if passed is None else bool(passed)
+    if "assessment_after" in result:
+        rec["cves"] = cve_delta(result.get("assessment_before") or {},
+                                result.get("assessment_after"))
+    failure = _dict(result.get("failure"))
+    if failure:
+        rec["failure"] = {"task": _str(failure.get("task")),
+                          "message": _str(failure.get("message"))}
+    rollback = _dict(result.get("rollback"))
+    if rollback:
+        rec["rollback"] = _rollback_entry(rollback)
+    hooks = _dict(result.get("hooks"))
+    if hooks:
+        rec["hooks"] = {k: [_str(v) for v in _list(hooks.get(k))] for k in hooks}
+    soak = _list(result.get("soak"))
+    if soak:
+        rec["soak"] = [*_list(rec.get("soak")), *(dict(_dict(s), at=utc_now()) for s in soak)]
+    if "warnings" in result:
+        rec["warnings"] = [_str(w) for w in _list(result.get("warnings"))][:50]
+    return rec
+
+
+def _rollback_entry(data: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "at": _str(data.get("at")) or utc_now(),
+        "trigger": _str(data.get("trigger"), "automatic"),
+        "run_id": data.get("run_id"),
+        "changed": data.get("changed"),
+        "restored_packages": [_dict(p) for p in _list(data.get("restored_packages"))],
+        "versions_before": _dict(data.get("before")),
+        "versions_after": _dict(data.get("after")),
+        "audit": _str(data.get("audit")),
+        "tests": _tests(data.get("verify_results")),
+        "tests_passed": None if data.get("verify_passed") is None
+        else bool(data.get("verify_passed")),
+        "error": data.get("error"),
+        "by": data.get("by"),
+    }
+
+
+def append_rollback(record: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str, Any]:
+    """Append a later rollback (playbook ``patchwise.openssl.rollback``) to a host record."""
+    rec = dict(record)
+    entry = _rollback_entry(dict(data, trigger=data.get("trigger") or "rollback playbook"))
+    rec["rollbacks"] = [*_list(rec.get("rollbacks")), entry]
+    return rec
+
+
+def run_outcome(host_records: Iterable[Mapping[str, Any]], mode: str, finished: bool,
+                halted: bool = False) -> str:
+    """The run's outcome from its host records.
+
+    ``failed``: a rollback did not restore a verified state; ``halted``: the rollout stopped
+    early; ``partial``: it went on within the failure tolerance but some hosts failed.
+    """
+    outcomes = [_str(r.get("outcome")) for r in host_records]
+    if mode == "plan":
+        return "planned"
+    if "rollback_failed" in outcomes:
+        return "failed"
+    if not finished:
+        return "in_progress"
+    if halted:
+        return "halted"
+    if any(o in FAILED_OUTCOMES for o in outcomes):
+        return "partial"
+    if any(o == "patched" for o in outcomes):
+        return "success"
+    return "unchanged"
+
+
+def gate(host_records: Iterable[Mapping[str, Any]], phase_index: int,
+         max_fail_percentage: int) -> dict[str, Any]:
+    """May the rollout go on after the hosts recorded so far?
+
+    For every phase up to ``phase_index``: the first phase tolerates no failure; later
+    phases tolerate failed hosts up to ``max_fail_percentage`` of the hosts reached in the
+    phase (0 = none). Returns ``halt``, ``message`` and the ``first_failure`` (host record
+    summary) that caused it.
+    """
+    try:
+        limit = int(max_fail_percentage)
+    except (TypeError, ValueError) as exc:
+        raise ChangeRecordError(f"invalid max_fail_percentage {max_fail_percentage!r}") from exc
+    by_phase: dict[int, list[Mapping[str, Any]]] = {}
+    for rec in host_records:
+        try:
+            index = int(rec.get("phase_index") or 0)
+        except (TypeError, ValueError):
+            continue
+        if 0 < index <= phase_index:
+            by_phase.setdefault(index, []).append(rec)
+    for index in sorted(by_phase):
+        reached = [r for r in by_phase[index]
+                   if r.get("outcome") not in ("pending", "excluded", "planned", "not_reached")]
+        failed = sorted((r for r in reached if r.get("outcome") in FAILED_OUTCOMES),
+                        key=lambda r: (_str(r.get("finished_at")), _str(r.get("host"))))
+        if not failed:
+            continue
+        share = 100.0 * len(failed) / len(reached)
+        tolerated = index > 1 and share <= limit
+        if tolerated:
+            continue
+        first = failed[0]
+        phase = _str(first.get("phase"))
+        rule = ("the first phase tolerates no failure" if index == 1 else
+                f"{len(failed)} of {len(reached)} hosts reached in the phase failed "
+                f"({share:.0f}% > rollout_max_fail_percentage {limit}%)")
+        message = (
+            f"host {first.get('host')} (phase {phase}, batch {first.get('batch')}) "
+            f"{first.get('outcome')}: {_str(first.get('message')) or 'no message'}; "
+            f"the rollout halted because {rule}"
+        )
+        return {"halt": True, "message": message, "phase": phase, "host": first.get("host"),
+                "failed_hosts": [_str(r.get("host")) for r in failed]}
+    return {"halt": False, "message": "", "phase": None, "host": None, "failed_hosts": []}
+
+
+def plan_text(phases: list[Mapping[str, Any]], host_records: Mapping[str, Mapping[str, Any]]
+              ) -> list[str]:
+    """The plan as lines: per phase and batch, each host's versions and services."""
+    lines: list[str] = []
+    for phase in phases:
+        lines.append(f"Phase {phase.get('index')} {phase.get('name')}: "
+                     f"{len(_list(phase.get('hosts')))} host(s)")
+        for number, batch in enumerate(_list(phase.get("batches")), start=1):
+            lines.append(f"  batch {number}: {', '.join(_str(h) for h in _list(batch))}")
+            for host in _list(batch):
+                plan = _dict(_dict(host_records.get(host)).get("plan"))
+                pkgs = ", ".join(f"{_dict(p).get('name')} {_dict(p).get('from')} -> "
+                                 f"{_dict(p).get('to')}" for p in _list(plan.get("packages")))
+                risk = _dict(plan.get("risk"))
+                lines.append(f"    {host} (risk {risk.get('score')}, {risk.get('priority')}): "
+                             + (pkgs or "packages up to date"))
+                for svc in _list(plan.get("services")):
+                    svc = _dict(svc)
+                    window = "needs a drain window" if svc.get("drain_window") else "no downtime"
+                    lines.append(f"      refresh {svc.get('name')}: {svc.get('strategy')} "
+                                 f"({window}) - {svc.get('how')}")
+                stale = _list(plan.get("stale_processes"))
+                if stale:
+                    lines.append(f"      {len(stale)} process(es) already map a replaced library")
+        for ex in _list(phase.get("excluded")):
+            lines.append(f"  excluded: {_dict(ex).get('host')} ({_dict(ex).get('reason')})")
+    return lines
+
+
+def host_row(rec: Mapping[str, Any]) -> dict[str, Any]:
+    """One line of the run record's host table."""
+    plan = _dict(rec.get("plan"))
+    before = _dict(rec.get("versions_before"))
+    after = _dict(rec.get("versions_after"))
+    changes = [
+        f"{p.get('name')} {p.get('from')} -> {p.get('to')}" for p in _list(plan.get("packages"))
+    ] if rec.get("outcome") in ("planned", "pending", "not_reached", "excluded") else [
+        f"{name} {before.get(name)} -> {after.get(name)}"
+        for name in sorted(after) if before.get(name) != after.get(name)
+    ]
+    tests = _list(rec.get("tests"))
+    cves = _dict(rec.get("cves"))
+    return {
+        "host": rec.get("host"),
+        "phase": rec.get("phase"),
+        "batch": rec.get("batch"),
+        "outcome": rec.get("outcome"),
+        "risk": _dict(plan.get("risk")).get("score"),
+        "changes": changes,
+        "cves_closed": len(_list(cves.get("closed"))) if cves.get("assessed") else None,
+        "tests_passed": sum(1 for t in tests if _dict(t).get("result") == "passed"),
+        "tests_failed": sum(1 for t in tests if _dict(t).get("result") == "failed"),
+        "services": [_str(_dict(s).get("name")) for s in _list(rec.get("services"))],
+        "rollback_run_id": _dict(rec.get("rollback_point")).get("run_id"),
+        "message": rec.get("message") or "",
+    }
+
+
+def build_run_record(meta: Mapping[str, Any], host_records: list[Mapping[str, Any]],
+                     finished: bool = False) -> dict[str, Any]:
+    """The run record: metadata plus one row per host, outcome and the way back."""
+    run = dict(meta)
+    ordered = sorted(host_records, key=lambda r: _str(r.get("host")))
+    run["hosts"] = [host_row(r) for r in ordered]
+    run["counts"] = {o: sum(1 for r in ordered if r.get("outcome") == o) for o in HOST_OUTCOMES}
+    run["outcome"] = run_outcome(ordered, _str(run.get("mode")), finished,
+                                 halted=bool(_dict(run.get("halt")).get("halt")))
+    run["soak"] = [
+        dict(_dict(s), host=r.get("host"), phase=r.get("phase"))
+        for r in ordered for s in _list(r.get("soak"))
+    ]
+    changed_hosts = [
+        _str(r.get("host")) for r in ordered if _dict(r.get("rollback_point")).get("run_id")
+    ]
+    run["way_back"] = (
+        way_back(_str(run.get("run_id")), changed_hosts, _list(run.get("inventory")))
+        if changed_hosts else ""
+    )
+    rollbacks = []
+    for rec in ordered:
+        for entry in _list(rec.get("rollbacks")):
+            rollbacks.append(dict(_dict(entry), host=rec.get("host")))
+    run["rollbacks"] = sorted(rollbacks, key=lambda e: (_str(e.get("at")), _str(e.get("host"))))
+    return run
+
+
+# =========================================================================================
+# rendering
+# =========================================================================================
+
+
+def render_json(data: Any) -> str:
+    """Stable, indented JSON with a trailing newline."""
+    return json.dumps(data, indent=2, sort_keys=True, default=str, ensure_ascii=False) + "\n"
+
+
+def md(text: Any) -> str:
+    """Escape text for one Markdown table cell or list item (one line, no markup)."""
+    out = _str(text).replace("\\", "\\\\").replace("|", "\\|")
+    out = _CONTROL.sub(" ", out)
+    return re.sub(r"([*`<\[\]])", r"\\\1", out)
+
+
+def _code(text: Any) -> str:
+    """Inline code that cannot be broken out of: a fence longer than any backtick run."""
+    value = _CONTROL.sub(" ", _str(text))
+    longest = max((len(m) for m in re.findall(r"`+", value)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if value.startswith("`") or value.endswith("`") or not value else ""
+    return f"{fence}{pad}{value}{pad}{fence}"
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(md(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+def _versions_table(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    names = sorted(set(before) | set(after))
+    if not names:
+        return ["None recorded."]
+    return _table(["package", "before", "after"],
+                  [[n, before.get(n, "-"), after.get(n, "-")] for n in names])
+
+
+def _tests_lines(tests: list[Any], passed: Any) -> list[str]:
+    if not tests:
+        return ["None run."]
+    verdict = "passed" if passed else ("failed" if passed is not None else "not decided")
+    return [f"Overall: **{verdict}**.", "", *_table(
+        ["check", "target", "result", "detail"],
+        [[_dict(t).get(k, "") for k in ("check", "target", "result", "detail")] for t in tests],
+    )]
+
+
+def _rollback_lines(entry: Mapping[str, Any], title: str) -> list[str]:
+    lines = [f"### {md(title)}", ""]
+    lines.append(f"- at: {md(entry.get('at'))}; trigger: {md(entry.get('trigger'))}")
+    if entry.get("by"):
+        lines.append(f"- by: {md(entry.get('by'))}")
+    if entry.get("run_id"):
+        lines.append(f"- rollback point: {md(entry.get('run_id'))}")
+    if entry.get("error"):
+        lines.append(f"- error: {md(entry.get('error'))}")
+    audit = _str(entry.get("audit"))
+    lines.append(f"- dpkg --audit: {md(audit) if audit else 'clean'}")
+    lines += ["", *_versions_table(_dict(entry.get("versions_before")),
+                                   _dict(entry.get("versions_after"))), ""]
+    lines += _tests_lines(_list(entry.get("tests")), entry.get("tests_passed"))
+    return [*lines, ""]
+
+
+def render_host_markdown(rec: Mapping[str, Any]) -> str:
+    """One host's change record as Markdown."""
+    plan = _dict(rec.get("plan"))
+    risk = _dict(plan.get("risk"))
+    mode = _str(rec.get("mode"))
+    lines = [
+        f"# OpenSSL change record: {md(rec.get('host'))}",
+        "",
+        f"- run: {md(rec.get('run_id'))}" + (" (**plan only, check mode**)" if mode == "plan"
+                                             else ""),
+        f"- outcome: **{md(rec.get('outcome'))}**"
+        + (f" - {md(rec.get('message'))}" if rec.get("message") else ""),
+        f"- phase: {md(rec.get('phase') or '-')}, batch: {md(rec.get('batch') or '-')}",
+        f"- risk before: {md(risk.get('score'))} ({md(risk.get('priority'))})",
+        f"- started: {md(rec.get('started_at') or '-')}, finished: "
+        f"{md(rec.get('finished_at') or '-')}",
+        "",
+        "## Planned package changes",
+        "",
+    ]
+    pkgs = _list(plan.get("packages"))
+    lines += _table(["package", "from", "to"],
+                    [[_dict(p).get("name"), _dict(p).get("from"), _dict(p).get("to")]
+                     for p in pkgs]) if pkgs else ["None: the packages are up to date."]
+    lines += ["", "## Package versions", "", *_versions_table(
+        _dict(rec.get("versions_before")), _dict(rec.get("versions_after")))]
+    lines += ["", "## Services to refresh (plan)", ""]
+    planned = _list(plan.get("services"))
+    lines += _table(
+        ["service", "kind", "strategy", "drain window", "how"],
+        [[_dict(s).get("name"), _dict(s).get("kind"), _dict(s).get("strategy"),
+          "yes" if _dict(s).get("drain_window") else "no", _dict(s).get("how")] for s in planned],
+    ) if planned else ["None."]
+    lines += ["", "## Services refreshed", ""]
+    done = _list(rec.get("services"))
+    lines += _table(
+        ["service", "strategy", "status", "error"],
+        [[_dict(s).get("name"), _dict(s).get("strategy"), _dict(s).get("status"),
+          _dict(s).get("error") or ""] for s in done],
+    ) if done else ["None."]
+    refresh = _dict(rec.get("refresh"))
+    if refresh:
+        lines += ["", f"Still stale after refresh: {md(refresh.get('leftover'))} process(es); "
+                      f"reboot required: {md(refresh.get('reboot_required'))}."]
+    lines += ["", "## CVEs", ""]
+    cves = _dict(rec.get("cves"))
+    if cves.get("assessed"):
+        for label, key in (("Closed", "closed"), ("Still open", "remaining"),
+                           ("Newly open", "introduced")):
+            rows = _list(cves.get(key))
+            lines.append(f"{label}: {len(rows)}" + (": " + ", ".join(
+                f"{md(_dict(r).get('cve'))} ({md(_dict(r).get('severity'))}, "
+                f"{md(_dict(r).get('before'))} -> {md(_dict(r).get('after'))})" for r in rows
+            ) if rows else "") + "  ")
+    else:
+        open_before = _list(cves.get("open_before")) or _list(plan.get("open_cves"))
+        lines.append(f"Not assessed after a change. Open before (vulnerable or unknown): "
+                     f"{len(open_before)}.")
+    lines += ["", "## Tests", "", *_tests_lines(_list(rec.get("tests")), rec.get("tests_passed"))]
+    failure = _dict(rec.get("failure"))
+    if failure:
+        lines += ["", "## Failure", "", f"- task: {md(failure.get('task'))}",
+                  f"- message: {md(failure.get('message'))}"]
+    point = _dict(rec.get("rollback_point"))
+    lines += ["", "## Rollback point and the way back", ""]
+    if point:
+        lines += [f"- rollback point: {md(point.get('run_id'))} at {md(point.get('path'))}", "",
+                  *_table(["package", "version", "origin", "sha256"],
+                          [[_dict(p).get("name"), _dict(p).get("version"), _dict(p).get("origin"),
+                            _str(_dict(p).get("sha256"))[:16]]
+                           for p in _list(point.get("packages"))]),
+                  "", "Way back:", "", _code(rec.get("way_back"))]
+    else:
+        lines.append("No rollback point: no package was changed on this host.")
+    if rec.get("rollback"):
+        lines += ["", "## Automatic rollback", ""]
+        lines += _rollback_lines(_dict(rec.get("rollback")), "Rolled back by the rollout")
+    rollbacks = _list(rec.get("rollbacks"))
+    if rollbacks:
+        lines += ["", "## Later rollbacks", ""]
+        for n, entry in enumerate(rollbacks, start=1):
+            lines += _rollback_lines(_dict(entry), f"Rollback {n}")
+    warnings = _list(rec.get("warnings"))
+    if warnings:
+        lines += ["", "## Warnings", "", *[f"- {md(w)}" for w in warnings]]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def render_run_markdown(run: Mapping[str, Any]) -> str:
+    """The run's change record as Markdown."""
+    who = _dict(run.get("who"))
+    coll = _dict(run.get("collection"))
+    settings = _dict(run.get("settings"))
+    lines = [
+        f"# OpenSSL rollout {md(run.get('run_id'))}",
+        "",
+        f"- outcome: **{md(run.get('outcome'))}**"
+        + (" (check mode: a plan, nothing was changed)" if run.get("mode") == "plan" else ""),
+        f"- started: {md(run.get('started_at'))}, finished: {md(run.get('finished_at') or '-')}",
+        f"- by: {md(who.get('user'))} on {md(who.get('controller'))}"
+        + (f", AWX job {md(who.get('awx_job_id'))}" if who.get("awx_job_id") else ""),
+        f"- collection: {md(coll.get('name'))} {md(coll.get('version'))}; ansible-core "
+        f"{md(run.get('ansible_version'))}",
+        f"- order: {md(settings.get('order'))}; minimum severity: "
+        f"{md(settings.get('min_severity') or 'none')}; batches: "
+        f"{md(settings.get('batches'))}; max fail percentage: "
+        f"{md(settings.get('max_fail_percentage'))}; soak: "
+        f"{md(settings.get('soak_seconds'))} s",
+    ]
+    halt = _dict(run.get("halt"))
+    if halt:
+        lines += ["", "## Halted", "", f"{md(halt.get('message'))}"]
+    lines += ["", "## Phases", ""]
+    for phase in _list(run.get("phases")):
+        phase = _dict(phase)
+        lines.append(f"### {md(phase.get('index'))}. {md(phase.get('name'))}")
+        lines.append("")
+        batches = _list(phase.get("batches"))
+        if batches:
+            for n, batch in enumerate(batches, start=1):
+                lines.append(f"- batch {n}: {md(', '.join(_str(h) for h in _list(batch)))}")
+        else:
+            lines.append("- no host")
+        for ex in _list(phase.get("excluded")):
+            lines.append(f"- excluded: {md(_dict(ex).get('host'))} "
+                         f"({md(_dict(ex).get('reason'))})")
+        lines.append("")
+    lines += ["## Hosts", ""]
+    rows = _list(run.get("hosts"))
+    lines += _table(
+        ["host", "phase", "batch", "outcome", "risk", "changes", "CVEs closed", "tests",
+         "services", "message"],
+        [[r.get("host"), r.get("phase") or "-", r.get("batch") or "-", r.get("outcome"),
+          r.get("risk"), "; ".join(_str(c) for c in _list(r.get("changes"))) or "-",
+          "-" if r.get("cves_closed") is None else r.get("cves_closed"),
+          f"{r.get('tests_passed')} passed, {r.get('tests_failed')} failed",
+          ", ".join(_str(s) for s in _list(r.get("services"))) or "-", r.get("message")]
+         for r in (_dict(x) for x in rows)],
+    ) if rows else ["None."]
+    soak = _list(run.get("soak"))
+    if soak:
+        lines += ["", "## Soak", ""]
+        lines += [f"- {md(_dict(s).get('phase'))} {md(_dict(s).get('host'))}: "
+                  f"{md(_dict(s).get('result'))} ({md(_dict(s).get('detail'))})" for s in soak]
+    lines += ["", "## The way back", ""]
+    lines += [_code(run["way_back"])] if run.get("way_back") else [
+        "Nothing to undo: no host has a rollback point from this run."]
+    rollbacks = _list(run.get("rollbacks"))
+    if rollbacks:
+        lines += ["", "## Rollbacks after the run", ""]
+        lines += [f"- {md(_dict(e).get('at'))} {md(_dict(e).get('host'))}: "
+                  f"{md(_dict(e).get('trigger'))}, tests "
+                  f"{md('passed' if _dict(e).get('tests_passed') else 'failed or not run')}"
+                  for e in rollbacks]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+# =========================================================================================
+# storage
+# =========================================================================================
+
+
+def _makedirs(path: str) -> None:
+    """Create ``path`` and missing parents with mode 0700 (existing ones are left alone)."""
+    missing = []
+    current = os.path.abspath(path)
+    while not os.path.isdir(current):
+        missing.append(current)
+        parent = os.path.dirname(current)
+        if parent == current:
+            break
+        current = parent
+    for directory in reversed(missing):
+        try:
+            os.mkdir(directory, DIR_MODE)
+        except FileExistsError:
+            continue
+        os.chmod(directory, DIR_MODE)
+
+
+def write_atomic(path: str, text: str) -> bool:
+    """Write ``text`` to ``path`` atomically with mode 0600; True when the content changed."""
+    data = text.encode("utf-8")
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        _makedirs(directory)
+        try:
+            with open(path, "rb") as handle:
+                if handle.read() == data:
+                    os.chmod(path, FILE_MODE)
+                    return False
+        except FileNotFoundError:
+            pass
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, FILE_MODE)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+    except OSError as exc:
+        raise ChangeRecordError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    return True
+
+
+class RecordStore:
+    """The files of one run's change record under ``directory``."""
+
+    def __init__(self, directory: str) -> None:
+        self.directory = os.path.abspath(directory)
+
+    def host_path(self, host: str, ext: str = "json") -> str:
+        return os.path.join(self.directory, HOSTS_DIR, f"{safe_filename(host)}.{ext}")
+
+    def run_path(self, ext: str = "json") -> str:
+        return os.path.join(self.directory, f"{RUN_FILE}.{ext}")
+
+    def _read(self, path: str) -> dict[str, Any] | None:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                data = json.load(handle)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            raise ChangeRecordError(f"cannot read the change record {path}: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ChangeRecordError(f"{path} is not a change record (not a JSON object)")
+        return data
+
+    def read_run(self) -> dict[str, Any] | None:
+        return self._read(self.run_path())
+
+    def read_host(self, host: str) -> dict[str, Any] | None:
+        return self._read(self.host_path(host))
+
+    def host_records(self) -> list[dict[str, Any]]:
+        folder = os.path.join(self.directory, HOSTS_DIR)
+        try:
+            names = sorted(n for n in os.listdir(folder) if n.endswith(".json"))
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise ChangeRecordError(f"cannot list {folder}: {exc.strerror or exc}") from exc
+        out = []
+        for name in names:
+            data = self._read(os.path.join(folder, name))
+            if data is not None and data.get("kind") == "host":
+                out.append(data)
+        return out
+
+    def write_host(self, rec: Mapping[str, Any]) -> list[str]:
+        host = _str(rec.get("host"))
+        paths = [self.host_path(host, "json"), self.host_path(host, "md")]
+        write_atomic(paths[0], render_json(rec))
+        write_atomic(paths[1], render_host_markdown(rec))
+        return paths
+
+    def write_run(self, run: Mapping[str, Any]) -> list[str]:
+        paths = [self.run_path("json"), self.run_path("md")]
+        write_atomic(paths[0], render_json(run))
+        write_atomic(paths[1], render_run_markdown(run))
+        return paths
+
+    def lock(self) -> _Lock:
+        _makedirs(self.directory)
+        return _Lock(os.path.join(self.directory, LOCK_FILE))
+
+    def rebuild_run(self, finished: bool | None = None, **updates: Any) -> dict[str, Any]:
+        """Re-read the metadata and every host record and rewrite the run record (locked)."""
+        with self.lock():
+            meta = self.read_run()
+            if meta is None:
+                raise ChangeRecordError(
+                    f"no run record in {self.directory}: the run was not started with "
+                    "event=start"
+                )
+            meta.update(updates)
+            done = bool(meta.get("finished_at")) if finished is None else finished
+            run = build_run_record(meta, self.host_records(), finished=done)
+            self.write_run(run)
+            return run
+
+
+class _Lock:
+    """An exclusive ``flock`` on a file, as a context manager."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.fd = -1
+
+    def __enter__(self) -> _Lock:
+        try:
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        except OSError as exc:
+            if self.fd >= 0:
+                os.close(self.fd)
+            msg = exc.strerror or errno.errorcode.get(exc.errno or 0, str(exc))
+            raise ChangeRecordError(f"cannot lock {self.path}: {msg}") from exc
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        fcntl.flock(self.fd, fcntl.LOCK_UN)
+        os.close(self.fd)

@@ -1,0 +1,274 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action plugin openssl_change_record: the event sequence of one rollout run, check mode,
+gate, halt, refusing a finished run id, and a later rollback appended to the record.
+
+Inputs are recorded on Debian 12 test hosts (tests/unit/fixtures/change_record/SOURCES.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+from unittest.mock import MagicMock
+
+import pytest
+from ansible.errors import AnsibleActionFail
+from ansible_collections.patchwise.openssl.plugins.action.openssl_change_record import (
+    ActionModule,
+    collection_version,
+    strategy_chooser,
+)
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "change_record"
+GROUPS = {"staging": ["s1", "s2"], "production": ["p1", "p2", "p3"], "all": []}
+PLAY = ["s1", "s2", "p1", "p2", "p3"]
+
+
+def load(name):
+    return json.loads((FIXTURES / name).read_text())
+
+
+def run(args, host="localhost", check_mode=False, **extra_vars):
+    task = MagicMock()
+    task.args = args
+    task.async_val = 0
+    task.check_mode = check_mode
+    task.action = "patchwise.openssl.openssl_change_record"
+    connection = MagicMock()
+    connection._shell.tmpdir = None
+    action = ActionModule(task, connection, MagicMock(), loader=None, templar=None)
+    task_vars = {
+        "inventory_hostname": host,
+        "groups": GROUPS,
+        "ansible_play_hosts_all": PLAY,
+        **extra_vars,
+    }
+    return action.run(task_vars=task_vars)
+
+
+def start_and_plan(record_dir, check_mode=False, run_id="run-1", **start_vars):
+    started = run(
+        {
+            "event": "start",
+            "run_id": run_id,
+            "record_dir": record_dir,
+            "inventory": ["/srv/inv.yml"],
+            "settings": {"order": "risk", "max_fail_percentage": 0},
+        },
+        check_mode=check_mode,
+        **start_vars,
+    )
+    for host in PLAY:
+        run(
+            {
+                "event": "plan",
+                "run_id": run_id,
+                "record_dir": record_dir,
+                "facts": load("debian12-facts.json"),
+                "assessment": load("debian12-assessment-before.json"),
+                "packages": load("debian12-openssl-packages-check.json"),
+            },
+            host=host,
+            check_mode=check_mode,
+        )
+    schedule = run(
+        {
+            "event": "schedule",
+            "run_id": run_id,
+            "record_dir": record_dir,
+            "phases": ["staging", "production"],
+            "settings": {"order": "risk", "batches": [1, "100%"], "first_phase_batches": ["100%"]},
+        },
+        check_mode=check_mode,
+    )
+    return started, schedule
+
+
+def host_result(outcome, **extra):
+    return {
+        "event": "host",
+        "run_id": "run-1",
+        "result": load("debian12-host-result-patched.json") | {"outcome": outcome, **extra},
+    }
+
+
+def test_happy_run(tmp_path):
+    record_dir = str(tmp_path / "records" / "run-1")
+    started, schedule = start_and_plan(record_dir, tower_job_id=4711)
+    assert started["changed"] is False
+    assert started["record_dir"] == record_dir
+    phases = schedule["phases"]
+    assert [p["batches"] for p in phases] == [[["s1", "s2"]], [["p1"], ["p2", "p3"]]]
+    assert any(
+        "refresh nginx: nginx_binary_upgrade (no downtime)" in line
+        for line in schedule["plan_text"]
+    )
+    for index, hosts in ((1, ["s1", "s2"]), (2, ["p1", "p2", "p3"])):
+        assert (
+            run(
+                {
+                    "event": "gate",
+                    "run_id": "run-1",
+                    "record_dir": record_dir,
+                    "settings": {"phase_index": index},
+                }
+            )["halt"]
+            is False
+        )
+        for host in hosts:
+            out = run(host_result("patched") | {"record_dir": record_dir}, host=host)
+            assert out["run_outcome"] == "in_progress"
+    finished = run({"event": "finish", "run_id": "run-1", "record_dir": record_dir})
+    assert finished["outcome"] == "success"
+    assert finished["counts"] == {"patched": 5}
+    assert "rollback_hosts=p1,p2,p3,s1,s2" in finished["way_back"]
+    data = json.loads(Path(record_dir, "run.json").read_text())
+    assert data["who"]["awx_job_id"] == "4711"
+    assert data["who"]["user"]
+    assert data["collection"] == {"name": "patchwise.openssl", "version": collection_version()}
+    assert data["settings"]["order"] == "risk"
+    assert data["finished_at"] and data["mode"] == "apply"
+    host = json.loads(Path(record_dir, "hosts", "p2.json").read_text())
+    assert (host["phase"], host["phase_index"], host["batch"]) == ("production", 2, 2)
+    assert host["plan"]["packages"][0]["to"].endswith("+patchwise1")
+    assert stat.S_IMODE(os.stat(Path(record_dir, "hosts", "p2.md")).st_mode) == 0o600
+    with pytest.raises(AnsibleActionFail, match="already exists"):
+        run({"event": "start", "run_id": "run-1", "record_dir": record_dir})
+
+
+def test_canary_failure_halts_and_marks_the_rest(tmp_path):
+    record_dir = str(tmp_path / "run-1")
+    start_and_plan(record_dir)
+    for host in ("s1", "s2"):
+        run(host_result("patched") | {"record_dir": record_dir}, host=host)
+    failed = host_result(
+        "rolled_back",
+        message="Fail with every failed check failed; rolled back",
+        failure={"task": "Fail with every failed check", "message": "127.0.0.1:8443 refused"},
+        rollback={
+            "changed": True,
+            "after": {"libssl3": "3.0.22-1~deb12u2"},
+            "verify_passed": True,
+            "verify_results": [],
+        },
+    )
+    run(failed | {"record_dir": record_dir}, host="p1")
+    gate = run(
+        {
+            "event": "gate",
+            "run_id": "run-1",
+            "record_dir": record_dir,
+            "settings": {"phase_index": 2, "max_fail_percentage": 0},
+        }
+    )
+    assert gate["halt"] is True
+    assert gate["host"] == "p1"
+    assert "p1 (phase production, batch 1) rolled_back" in gate["message"]
+    finished = run({"event": "finish", "run_id": "run-1", "record_dir": record_dir})
+    assert finished["outcome"] == "halted"
+    assert finished["counts"] == {"patched": 2, "rolled_back": 1, "not_reached": 2}
+    p2 = json.loads(Path(record_dir, "hosts", "p2.json").read_text())
+    assert p2["outcome"] == "not_reached"
+    p1 = json.loads(Path(record_dir, "hosts", "p1.json").read_text())
+    assert p1["failure"]["message"] == "127.0.0.1:8443 refused"
+    assert p1["rollback"]["versions_after"] == {"libssl3": "3.0.22-1~deb12u2"}
+    assert "## Halted" in Path(record_dir, "run.md").read_text()
+
+
+def test_check_mode_records_a_plan(tmp_path):
+    record_dir = str(tmp_path / "plan")
+    start_and_plan(record_dir, check_mode=True, run_id="plan-1")
+    finished = run(
+        {"event": "finish", "run_id": "plan-1", "record_dir": record_dir}, check_mode=True
+    )
+    assert finished["outcome"] == "planned"
+    assert finished["counts"] == {"planned": 5}
+    text = Path(record_dir, "hosts", "s1.md").read_text()
+    assert "(**plan only, check mode**)" in text
+    assert "| libssl3 | 3.0.22-1~deb12u2 | 3.0.22-1~deb12u2+patchwise1 |" in text
+
+
+def test_rollback_appends_to_the_record(tmp_path):
+    record_dir = str(tmp_path / "run-1")
+    start_and_plan(record_dir)
+    run(host_result("patched") | {"record_dir": record_dir}, host="p1")
+    run({"event": "finish", "run_id": "run-1", "record_dir": record_dir})
+    out = run(
+        {
+            "event": "rollback",
+            "run_id": "run-1",
+            "record_dir": record_dir,
+            "rollback": {
+                "changed": True,
+                "before": {"libssl3": "new"},
+                "after": {"libssl3": "old"},
+                "audit": "",
+                "verify_passed": True,
+            },
+        },
+        host="p1",
+        awx_job_id="99",
+    )
+    assert "warnings" not in out
+    p1 = json.loads(Path(record_dir, "hosts", "p1.json").read_text())
+    assert p1["outcome"] == "patched"
+    assert p1["rollbacks"][0]["by"].endswith("(AWX job 99)")
+    assert p1["rollbacks"][0]["versions_after"] == {"libssl3": "old"}
+    data = json.loads(Path(record_dir, "run.json").read_text())
+    assert data["outcome"] == "success"
+    assert data["rollbacks"][0]["host"] == "p1"
+
+
+def test_rollback_without_a_record_starts_one(tmp_path):
+    record_dir = str(tmp_path / "elsewhere")
+    out = run(
+        {
+            "event": "rollback",
+            "run_id": "20261122T071500Z",
+            "record_dir": record_dir,
+            "rollback": {"changed": False},
+        },
+        host="web1",
+    )
+    assert "was not found" not in out["msg"]
+    assert "a new one holds only this rollback" in out["warnings"][0]
+    data = json.loads(Path(record_dir, "run.json").read_text())
+    assert data["rollbacks"][0]["host"] == "web1"
+
+
+def test_default_record_dir_and_generated_run_id(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    out = run({"event": "start"})
+    assert out["record_dir"] == str(tmp_path / "records" / out["run_id"])
+    assert (tmp_path / "records" / out["run_id"] / "run.md").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ({"event": "host"}, "needs run_id"),
+        ({"event": "host", "run_id": "../etc"}, "invalid run id"),
+        ({"event": "gate", "run_id": "r", "settings": {"phase_index": "x"}}, "phase_index"),
+        ({"event": "finish", "run_id": "r"}, "no run record"),
+        ({"event": "bogus"}, "event"),
+    ],
+)
+def test_errors_are_clear(tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(AnsibleActionFail, match=message):
+        run(args)
+
+
+def test_strategy_chooser_follows_the_refresh_inputs():
+    master = {"pid": 1, "comm": "apache2", "exe": "/usr/sbin/apache2"}
+    group = {"service": "apache2", "master": master, "processes": [master], "kind": "service"}
+    chosen = strategy_chooser({})(group, False)
+    assert chosen["strategy"] == "apache_stop_start"
+    assert chosen["action"].startswith("not allowed (disruptive_ok is false)")
+    allowed = strategy_chooser({"disruptive_ok": True})(group, False)
+    assert not allowed["action"].startswith("not allowed")
+    denied = strategy_chooser({"deny_extra": ["apache*"]})(group, False)
+    assert denied["denied"] == "apache*"

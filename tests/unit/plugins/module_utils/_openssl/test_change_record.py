@@ -1,0 +1,632 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""change_record: batches like Ansible's serial, risk order, severity filter, CVE delta,
+refresh prediction, host/run records, gate, Markdown, atomic writes with modes, rollback append.
+
+Inputs come from tests/unit/fixtures/change_record/ (recorded on Debian 12 test hosts, see its
+SOURCES.md) where realism matters.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from ansible_collections.patchwise.openssl.plugins.module_utils._openssl import (
+    change_record as cr,
+)
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "change_record"
+
+
+def load(name):
+    return json.loads((FIXTURES / name).read_text())
+
+
+# -- batches ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("n", "serial", "sizes"),
+    [
+        (4, [1, "100%"], [1, 3]),
+        (20, [1, "10%", "50%", "100%"], [1, 2, 10, 7]),
+        (3, [1, "10%", "50%", "100%"], [1, 1, 1]),  # 10% of 3 rounds down to 0 -> 1
+        (5, [2], [2, 2, 1]),  # the last size repeats
+        (5, [], [5]),
+        (5, None, [5]),
+        (5, "40%", [2, 2, 1]),
+        (5, [0], [5]),  # 0: all remaining, as Ansible
+        (0, [1, "100%"], []),
+    ],
+)
+def test_batches_follow_ansible_serial(n, serial, sizes):
+    hosts = [f"h{i}" for i in range(n)]
+    batches = cr.compute_batches(hosts, serial)
+    assert [len(b) for b in batches] == sizes
+    assert [h for b in batches for h in b] == hosts
+
+
+def test_batches_match_ansible_itself():
+    """Same split as ansible-core's own serial batching for a list of sizes."""
+    from ansible.utils.helpers import pct_to_int
+
+    hosts = [f"h{i}" for i in range(37)]
+    serial = [1, "10%", "25%", "100%"]
+    expected, rest, i = [], list(hosts), 0
+    while rest:
+        size = pct_to_int(serial[min(i, len(serial) - 1)], len(hosts))
+        expected.append(rest[:size])
+        rest = rest[size:]
+        i += 1
+    assert cr.compute_batches(hosts, serial) == expected
+
+
+@pytest.mark.parametrize("bad", ["abc", "x%", [1, "ten"], "inf%"])
+def test_invalid_batch_sizes_are_clear(bad):
+    with pytest.raises(cr.ChangeRecordError, match="invalid batch size"):
+        cr.compute_batches(["a", "b"], bad)
+
+
+# -- order and severity ----------------------------------------------------------------------
+
+
+def test_risk_order_highest_first_stable_on_ties():
+    hosts = ["a", "b", "c", "d"]
+    scores = {"a": 5, "b": 40.5, "c": 5, "d": None}
+    assert cr.order_hosts(hosts, scores, "risk") == ["b", "a", "c", "d"]
+    assert cr.order_hosts(hosts, scores, "inventory") == hosts
+    with pytest.raises(cr.ChangeRecordError, match="order"):
+        cr.order_hosts(hosts, scores, "random")
+
+
+def test_min_severity_uses_the_assessment_gate_counts():
+    counts = load("debian12-assessment-before.json")["gate"]["counts_at_or_above"]
+    assert cr.meets_severity(counts, "") is True
+    assert cr.meets_severity({"critical": 0, "high": 2}, "high") is True
+    assert cr.meets_severity({"critical": 0, "high": 2}, "critical") is False
+    assert cr.meets_severity({}, "low") is False
+    with pytest.raises(cr.ChangeRecordError, match="severity"):
+        cr.meets_severity(counts, "severe")
+
+
+def test_plan_phases_orders_filters_and_batches():
+    plans = {
+        "s1": {"risk": {"score": 1}, "gate_counts": {"high": 1}},
+        "s2": {"risk": {"score": 9}, "gate_counts": {"high": 1}},
+        "p1": {"risk": {"score": 2}, "gate_counts": {"high": 1}},
+        "p2": {"risk": {"score": 30}, "gate_counts": {"high": 3}},
+        "p3": {"risk": {"score": 0}, "gate_counts": {"high": 0}},
+        "p4": {"risk": {"score": 7}, "gate_counts": {"high": 1}},
+    }
+    phases = cr.plan_phases(
+        [
+            {"name": "staging", "hosts": ["s1", "s2"]},
+            {"name": "production", "hosts": ["s2", "p1", "p2", "p3", "p4", "p5"]},
+        ],
+        plans,
+        order="risk",
+        min_severity="high",
+        first_phase_batches=["100%"],
+        batches=[1, "100%"],
+    )
+    assert phases[0]["hosts"] == ["s2", "s1"]
+    assert phases[0]["batches"] == [["s2", "s1"]]
+    # s2 belongs to staging only; p3 is below the threshold; p5 has no plan
+    assert phases[1]["hosts"] == ["p2", "p4", "p1"]
+    assert phases[1]["batches"] == [["p2"], ["p4", "p1"]]
+    assert {e["host"]: e["reason"] for e in phases[1]["excluded"]} == {
+        "p3": "no vulnerable finding at or above high",
+        "p5": "no plan (facts or assessment failed)",
+    }
+
+
+# -- CVE delta, refresh prediction, host plan --------------------------------------------------
+
+
+def test_cve_delta_on_recorded_assessments():
+    before = load("debian12-assessment-before.json")
+    after = load("debian12-assessment-after.json")
+    delta = cr.cve_delta(before, after)
+    assert delta["assessed"] is True
+    # the re-versioned build carries the same changelog: nothing closed, nothing new
+    assert delta["closed"] == []
+    assert delta["introduced"] == []
+    assert [r["cve"] for r in delta["remaining"]] == delta["open_before"]
+
+
+def test_cve_delta_closed_remaining_introduced():
+    def finding(cve, status, severity="high"):
+        return {"cve": cve, "status": status, "severity": severity}
+
+    before = {
+        "findings": [
+            finding("CVE-1", "vulnerable"),
+            finding("CVE-1", "fixed"),
+            finding("CVE-2", "unknown", "low"),
+            finding("CVE-3", "fixed"),
+        ]
+    }
+    after = {
+        "findings": [
+            finding("CVE-1", "fixed_by_backport"),
+            finding("CVE-2", "unknown", "low"),
+            finding("CVE-3", "vulnerable"),
+            {"cve": None, "status": "x"},
+        ]
+    }
+    delta = cr.cve_delta(before, after)
+    assert delta["closed"] == [
+        {"cve": "CVE-1", "severity": "high", "before": "vulnerable", "after": "fixed_by_backport"}
+    ]
+    assert [r["cve"] for r in delta["remaining"]] == ["CVE-2"]
+    assert [r["cve"] for r in delta["introduced"]] == ["CVE-3"]
+    # no assessment after: never "closed"
+    not_assessed = cr.cve_delta(before, {})
+    assert not_assessed["assessed"] is False and not_assessed["closed"] == []
+    assert not_assessed["open_before"] == ["CVE-1", "CVE-2"]
+
+
+def test_host_plan_on_recorded_inputs_predicts_nginx_binary_upgrade():
+    facts = load("debian12-facts.json")
+    packages = load("debian12-openssl-packages-check.json")
+    assessment = load("debian12-assessment-before.json")
+
+    def strategy_for(group, systemd_pid1):
+        assert group["master"]["comm"] == "nginx"
+        return {
+            "strategy": "nginx_binary_upgrade",
+            "action": "USR2, WINCH, QUIT",
+            "disruptive": False,
+            "gate": None,
+            "denied": None,
+        }
+
+    plan = cr.host_plan("p1", assessment, packages, facts, strategy_for)
+    assert [p["name"] for p in plan["packages"]] == ["libssl3", "openssl"]
+    assert all(p["to"].endswith("+patchwise1") for p in plan["packages"])
+    assert plan["needs_change"] is True
+    assert plan["risk"]["score"] == assessment["risk"]["score"]
+    # nginx was started by hand (no unit in the facts): grouped by its master process
+    [svc] = [s for s in plan["services"] if s["name"] == "nginx"]
+    assert svc["kind"] == "process"
+    assert svc["strategy"] == "nginx_binary_upgrade"
+    assert "init script" in svc["how"]
+    assert svc["drain_window"] is False
+    assert "127.0.0.1:443" in svc["listening"]
+    assert len(svc["pids"]) >= 2  # master and worker(s) collapsed into one entry
+
+
+def test_refresh_prediction_kinds_and_deny():
+    facts = {
+        "libraries": [{"path": "/lib/libssl.so.3", "package": "libssl3"}],
+        "processes": [
+            {
+                "pid": 10,
+                "master_pid": 10,
+                "comm": "apache2",
+                "exe": "/usr/sbin/apache2",
+                "service": "apache2",
+                "libraries": [{"path": "/lib/libssl.so.3"}],
+            },
+            {
+                "pid": 20,
+                "comm": "python3",
+                "exe": "/usr/bin/python3",
+                "service": None,
+                "libraries": [{"path": "/lib/libssl.so.3"}],
+            },
+            {
+                "pid": 30,
+                "comm": "nginx",
+                "container": "abc",
+                "libraries": [{"path": "/lib/libssl.so.3"}],
+            },
+            {
+                "pid": 40,
+                "comm": "dbus-daemon",
+                "service": "dbus",
+                "libraries": [{"path": "/lib/libssl.so.3"}],
+            },
+            {
+                "pid": 50,
+                "comm": "other",
+                "service": "other",
+                "libraries": [{"path": "/opt/vendor/libssl.so.3"}],
+            },
+        ],
+    }
+
+    def strategy_for(group, systemd_pid1):
+        if group["service"] == "dbus":
+            return {
+                "strategy": "service_restart",
+                "action": "restart",
+                "disruptive": True,
+                "gate": "restart_ok",
+                "denied": "dbus",
+            }
+        return {
+            "strategy": "apache_stop_start",
+            "action": "stop, start",
+            "disruptive": True,
+            "gate": "disruptive_ok",
+            "denied": None,
+        }
+
+    services = {
+        s["name"]: s for s in cr.predict_refresh(facts, [{"name": "libssl3"}], strategy_for)
+    }
+    assert set(services) == {"apache2", "python3", "nginx", "dbus"}  # /opt copy unaffected
+    assert services["apache2"]["drain_window"] is True
+    assert services["apache2"]["gate"] == "disruptive_ok"
+    assert services["python3"]["kind"] == "process"
+    assert "init script" in services["python3"]["how"]
+    assert services["nginx"]["kind"] == "container"
+    assert services["dbus"]["strategy"] == "report_only"
+    assert "deny-listed" in services["dbus"]["how"]
+    assert cr.predict_refresh(facts, [], strategy_for) == []
+
+
+# -- records, gate, outcome ------------------------------------------------------------------
+
+
+def patched_record(host="p1", outcome="patched"):
+    plan = cr.host_plan(
+        host,
+        load("debian12-assessment-before.json"),
+        load("debian12-openssl-packages-check.json"),
+        load("debian12-facts.json"),
+    )
+    rec = cr.new_host_record("run-1", host, "apply", plan, "pending")
+    rec.update(phase="production", phase_index=2, batch=1)
+    return cr.update_host_record(
+        rec,
+        load("debian12-host-result-patched.json")
+        | {
+            "outcome": outcome,
+            "assessment_before": load("debian12-assessment-before.json"),
+            "assessment_after": load("debian12-assessment-after.json"),
+        },
+        inventory=["/srv/inventory.yml"],
+    )
+
+
+def test_update_host_record_from_recorded_role_facts():
+    rec = patched_record()
+    assert rec["outcome"] == "patched"
+    assert rec["versions_before"]["libssl3"] == "3.0.22-1~deb12u2"
+    assert rec["versions_after"]["libssl3"] == "3.0.22-1~deb12u2+patchwise1"
+    assert rec["rollback_point"]["run_id"] == "fixture-1"
+    assert rec["rollback_point"]["packages"][0]["sha256"]
+    assert rec["way_back"] == (
+        "ansible-playbook -i /srv/inventory.yml patchwise.openssl.rollback "
+        "-e rollback_run_id=fixture-1 -e rollback_hosts=p1"
+    )
+    assert rec["tests_passed"] is True
+    assert {t["check"] for t in rec["tests"]} >= {
+        "package_version",
+        "stale_processes",
+        "tls_endpoint",
+    }
+    assert rec["services"][0]["strategy"] == "nginx_binary_upgrade"
+    assert rec["cves"]["assessed"] is True
+
+
+def test_invalid_outcome_is_refused():
+    with pytest.raises(cr.ChangeRecordError, match="invalid host outcome"):
+        cr.update_host_record(patched_record(), {"outcome": "great"})
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "finished", "halted", "expected"),
+    [
+        (["patched", "up_to_date"], True, False, "success"),
+        (["up_to_date"], True, False, "unchanged"),
+        (["patched", "rolled_back"], True, True, "halted"),
+        (["patched", "rolled_back"], True, False, "partial"),
+        (["patched", "rollback_failed"], True, True, "failed"),
+        (["patched"], False, False, "in_progress"),
+    ],
+)
+def test_run_outcome(outcomes, finished, halted, expected):
+    records = [{"outcome": o} for o in outcomes]
+    assert cr.run_outcome(records, "apply", finished, halted) == expected
+    assert cr.run_outcome(records, "plan", finished, halted) == "planned"
+
+
+def rec(host, phase_index, outcome, batch=1, at="2026-11-22T07:00:00Z"):
+    return {
+        "host": host,
+        "phase": f"phase{phase_index}",
+        "phase_index": phase_index,
+        "batch": batch,
+        "outcome": outcome,
+        "finished_at": at,
+        "message": f"{host} msg",
+    }
+
+
+def test_gate_first_phase_tolerates_nothing():
+    records = [rec("s1", 1, "patched"), rec("s2", 1, "rolled_back"), rec("p1", 2, "pending")]
+    decision = cr.gate(records, 2, 50)
+    assert decision["halt"] is True
+    assert decision["host"] == "s2"
+    assert "first phase tolerates no failure" in decision["message"]
+    assert "s2 (phase phase1, batch 1) rolled_back: s2 msg" in decision["message"]
+
+
+def test_gate_later_phase_tolerance():
+    records = [
+        rec("s1", 1, "patched"),
+        rec("p1", 2, "patched"),
+        rec("p2", 2, "rolled_back"),
+        rec("p3", 2, "patched"),
+        rec("p4", 2, "patched"),
+        rec("p5", 2, "pending"),
+    ]
+    assert cr.gate(records, 2, 0)["halt"] is True
+    assert cr.gate(records, 2, 25)["halt"] is False  # 1 of 4 reached = 25%
+    halted = cr.gate(records, 2, 20)
+    assert halted["halt"] is True and "1 of 4 hosts reached" in halted["message"]
+    assert cr.gate(records, 1, 0)["halt"] is False  # only phases up to the one asked
+    with pytest.raises(cr.ChangeRecordError):
+        cr.gate(records, 2, "lots")
+
+
+def test_run_record_and_way_back():
+    records = [patched_record("p1"), patched_record("p2", "rolled_back")]
+    meta = {
+        "run_id": "fixture-1",
+        "mode": "apply",
+        "inventory": ["inv.yml"],
+        "halt": {"halt": True, "message": "p2 failed"},
+    }
+    run = cr.build_run_record(meta, records, finished=True)
+    assert run["outcome"] == "halted"
+    assert run["counts"]["patched"] == 1 and run["counts"]["rolled_back"] == 1
+    assert run["way_back"].endswith("-e rollback_run_id=fixture-1 -e rollback_hosts=p1,p2")
+    assert [r["host"] for r in run["hosts"]] == ["p1", "p2"]
+    assert run["hosts"][0]["changes"] == [
+        "libssl3 3.0.22-1~deb12u2 -> 3.0.22-1~deb12u2+patchwise1",
+        "openssl 3.0.22-1~deb12u2 -> 3.0.22-1~deb12u2+patchwise1",
+    ]
+
+
+def test_append_rollback_keeps_history():
+    record = patched_record()
+    data = {
+        "changed": True,
+        "before": {"libssl3": "3.0.22-1~deb12u2+patchwise1"},
+        "after": {"libssl3": "3.0.22-1~deb12u2"},
+        "audit": "",
+        "verify_passed": True,
+        "verify_results": [
+            {"check": "package_version", "target": "libssl3", "result": "passed", "detail": "ok"}
+        ],
+    }
+    once = cr.append_rollback(record, data)
+    twice = cr.append_rollback(once, dict(data, verify_passed=False))
+    assert [e["tests_passed"] for e in twice["rollbacks"]] == [True, False]
+    assert twice["rollbacks"][0]["trigger"] == "rollback playbook"
+    assert twice["outcome"] == "patched"  # the original outcome stays; history is appended
+    text = cr.render_host_markdown(twice)
+    assert "## Later rollbacks" in text and "### Rollback 2" in text
+
+
+# -- rendering ---------------------------------------------------------------------------------
+
+
+def test_host_markdown_has_every_section():
+    text = cr.render_host_markdown(patched_record())
+    for heading in (
+        "# OpenSSL change record: p1",
+        "## Planned package changes",
+        "## Package versions",
+        "## Services to refresh (plan)",
+        "## Services refreshed",
+        "## CVEs",
+        "## Tests",
+        "## Rollback point and the way back",
+    ):
+        assert heading in text
+    assert "`ansible-playbook -i /srv/inventory.yml patchwise.openssl.rollback" in text
+
+
+def test_run_markdown_plan_mode():
+    run = cr.build_run_record(
+        {
+            "run_id": "r",
+            "mode": "plan",
+            "phases": [{"index": 1, "name": "staging", "batches": [["s1", "s2"]], "excluded": []}],
+        },
+        [cr.new_host_record("r", "s1", "plan", {}, "planned")],
+        finished=True,
+    )
+    text = cr.render_run_markdown(run)
+    assert "check mode: a plan, nothing was changed" in text
+    assert "- batch 1: s1, s2" in text
+
+
+def test_markdown_escapes_table_breakers():
+    assert cr.md("a|b\nc*d") == "a\\|b c\\*d"
+    assert cr._code("x`y") == "``x`y``"
+
+
+cell = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=40))
+json_values = st.recursive(
+    cell,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "host",
+                "run_id",
+                "mode",
+                "outcome",
+                "message",
+                "phase",
+                "batch",
+                "plan",
+                "versions_before",
+                "versions_after",
+                "cves",
+                "tests",
+                "tests_passed",
+                "services",
+                "refresh",
+                "rollback_point",
+                "way_back",
+                "failure",
+                "rollback",
+                "rollbacks",
+                "warnings",
+                "started_at",
+            ]
+        ),
+        json_values,
+    )
+)
+def test_host_renderer_never_raises_and_keeps_rows_intact(record):
+    text = cr.render_host_markdown(record)
+    for line in text.splitlines():
+        if line.startswith("| "):
+            # every cell's pipes are escaped: a row has as many unescaped bars as its header
+            assert line.replace("\\\\", "").replace("\\|", "").count("|") >= 2
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "run_id",
+                "mode",
+                "who",
+                "collection",
+                "settings",
+                "phases",
+                "hosts",
+                "soak",
+                "way_back",
+                "rollbacks",
+                "halt",
+                "outcome",
+                "started_at",
+            ]
+        ),
+        json_values,
+    )
+)
+def test_run_renderer_never_raises(run):
+    assert cr.render_run_markdown(run).startswith("# OpenSSL rollout ")
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.dictionaries(st.text(max_size=12), json_values, max_size=8))
+def test_result_merge_accepts_any_shape_or_raises_own_error(result):
+    base = cr.new_host_record("r", "h", "apply", {}, "pending")
+    try:
+        merged = cr.update_host_record(base, result)
+    except cr.ChangeRecordError:
+        return
+    cr.render_host_markdown(merged)
+    cr.render_json(merged)
+
+
+@given(st.text(max_size=30))
+def test_run_id_validation(text):
+    try:
+        assert cr.validate_run_id(text) == text
+    except cr.ChangeRecordError:
+        return
+    assert "/" not in text and text not in (".", "..")
+
+
+def test_new_run_id_shape():
+    run_id = cr.new_run_id()
+    assert len(run_id) == len("20261122T071500Z-3f9a1c")
+    assert cr.new_run_id(suffix="abc").endswith("-abc")
+
+
+# -- storage ----------------------------------------------------------------------------------
+
+
+def mode(path):
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_store_writes_atomically_with_modes(tmp_path):
+    store = cr.RecordStore(str(tmp_path / "records" / "run-1"))
+    meta = {"kind": "run", "run_id": "run-1", "mode": "apply"}
+    with store.lock():
+        store.write_run(cr.build_run_record(meta, []))
+    files = store.write_host(patched_record())
+    run = store.rebuild_run(finished=True, finished_at="2026-11-22T07:30:00Z")
+    assert run["outcome"] == "success"
+    for path in [*files, store.run_path("json"), store.run_path("md")]:
+        assert mode(path) == 0o600
+    for directory in (
+        tmp_path / "records",
+        tmp_path / "records" / "run-1",
+        tmp_path / "records" / "run-1" / "hosts",
+    ):
+        assert mode(directory) == 0o700
+    assert not [p for p in Path(store.directory).rglob(".tmp-*")]
+    assert json.loads(Path(store.run_path()).read_text())["hosts"][0]["host"] == "p1"
+    assert cr.write_atomic(files[0], Path(files[0]).read_text()) is False
+
+
+def test_store_errors_are_clear(tmp_path):
+    store = cr.RecordStore(str(tmp_path / "r"))
+    with pytest.raises(cr.ChangeRecordError, match="no run record"):
+        store.rebuild_run()
+    (tmp_path / "r" / "hosts").mkdir(parents=True)
+    (tmp_path / "r" / "hosts" / "x.json").write_text("{broken")
+    with pytest.raises(cr.ChangeRecordError, match="cannot read the change record"):
+        store.host_records()
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(cr.ChangeRecordError, match="cannot write"):
+        cr.write_atomic(str(blocker / "sub" / "x.json"), "{}")
+
+
+def _write_host(directory, host):
+    store = cr.RecordStore(directory)
+    rec = cr.new_host_record("run-1", host, "apply", {}, "patched")
+    with store.lock():
+        store.write_host(rec)
+    store.rebuild_run()
+
+
+def test_parallel_writers_lose_no_host(tmp_path):
+    """Hosts of one batch write in parallel processes; the final run record has them all."""
+    directory = str(tmp_path / "run-1")
+    store = cr.RecordStore(directory)
+    with store.lock():
+        store.write_run(
+            cr.build_run_record({"kind": "run", "run_id": "run-1", "mode": "apply"}, [])
+        )
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_write_host, args=(directory, f"h{i}")) for i in range(8)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(30)
+    assert all(p.exitcode == 0 for p in procs)
+    run = json.loads(Path(store.run_path()).read_text())
+    assert sorted(r["host"] for r in run["hosts"]) == [f"h{i}" for i in range(8)]
