@@ -276,6 +276,9 @@ class ProcReader:
     def stat(self, *parts: str) -> os.stat_result:
         return os.stat(self.path(*parts))
 
+    def stat_host(self, path: str) -> os.stat_result:
+        return os.stat(path)
+
     def list_fds(self, pid: str) -> list[str]:
         return os.listdir(self.path(pid, "fd"))
 
@@ -321,7 +324,7 @@ class Scanner:
         self.systemd = systemd
         self.warnings: list[str] = []
         self.unreadable: list[dict[str, Any]] = []
-        self._stat_cache: dict[tuple[str, str], tuple[int, int] | str] = {}
+        self._stat_cache: dict[tuple[str, str, str], tuple[int, int] | str] = {}
         self._net_cache: dict[str, dict[int, dict[str, Any]]] = {}
         self._uid_cache: dict[int, str | None] = {}
         self._root_ident: tuple[int, int] | None = None
@@ -418,21 +421,38 @@ class Scanner:
     ) -> tuple[bool, str | None, str | None]:
         if lib["deleted"]:
             return True, "deleted", None
-        key = (mnt_ns or pid, lib["path"])
+        # chrooted processes share our mount namespace but not our root: key on both
+        root = self._safe(self.reader.readlink, pid, "root")
+        key = (mnt_ns or pid, root or pid, lib["path"])
         cached = self._stat_cache.get(key)
         if cached is None:
-            try:
-                st = self.reader.stat(pid, "root", lib["path"].lstrip("/"))
-                cached = (st.st_ino, st.st_dev)
-            except OSError as exc:
-                cached = f"stat failed: {exc.strerror or exc}"
-            if mnt_ns:
+            cached = self._stat_mapped_path(pid, lib["path"], mnt_ns)
+            if mnt_ns and root:
                 self._stat_cache[key] = cached
         if isinstance(cached, str):
             return False, None, cached
         if cached[0] != lib["inode"]:
             return True, "inode_mismatch", None
         return False, None, None
+
+    def _stat_mapped_path(self, pid: str, path: str, mnt_ns: str | None) -> tuple[int, int] | str:
+        """stat the mapped path as the process sees it (through /proc/PID/root). A chrooted
+        process of our own mount namespace mapped its libraries before chroot(): the maps
+        path is then valid from our root, not from its root, and is stat'ed directly."""
+        try:
+            st = self.reader.stat(pid, "root", path.lstrip("/"))
+            return (st.st_ino, st.st_dev)
+        except OSError as exc:
+            error = f"stat failed: {exc.strerror or exc}"
+        if self._self_mnt is None:
+            self._self_mnt = self._safe(self.reader.readlink, self.self_pid, "ns", "mnt") or ""
+        if mnt_ns and mnt_ns == self._self_mnt:
+            try:
+                st = self.reader.stat_host(path)
+                return (st.st_ino, st.st_dev)
+            except OSError:
+                pass
+        return error
 
     def _sockets(self, pid: str) -> list[dict[str, Any]]:
         try:

@@ -440,3 +440,38 @@ def test_cgroup_read_only_when_it_can_name_something() -> None:
     under_systemd = Scanner(FakeReader(procs("systemd")), self_pid=50).scan()["processes"][0]
     assert under_systemd["service"] == "haproxy.service"
     assert under_systemd["service_source"] == "systemd"
+
+
+def test_chrooted_process_in_our_namespace_is_checked_from_our_root() -> None:
+    """A chrooted process (same mount namespace, other root) mapped its libraries before
+    chroot(): the path does not exist under its root, the host path is compared instead."""
+    maps = (PROC / "debian12-python-stale-maps.txt").read_text()
+    host = stat_from_json("debian12-python-stale-stat.json")
+
+    class ChrootReader(FakeReader):
+        def stat_host(self, path: str) -> Any:
+            return host[path]
+
+    procs = {
+        "1": {"maps": "", "comm": "init\n", "links": {"ns/mnt": "mnt:[1]"}},
+        "50": {"maps": "", "links": {"ns/mnt": "mnt:[1]"}},
+        "70": {
+            "maps": maps,
+            "status": status("smtpd", 1),
+            "links": {"ns/mnt": "mnt:[1]", "root": "/var/spool/postfix"},
+            "stat": {},  # nothing under the chroot
+        },
+    }
+    (proc,) = Scanner(ChrootReader(procs), self_pid=50).scan()["processes"]
+    reasons = {lib["kind"]: lib["stale_reason"] for lib in proc["libraries"]}
+    assert reasons == {"libcrypto": "deleted", "libssl": "inode_mismatch"}
+
+
+def test_ipv6_addresses() -> None:
+    line = (
+        "   0: 00000000000000000000000001000000:1F90 00000000000000000000000000000000:0000 0A "
+        "00000000:00000000 00:00000000 00000000     0        0 4242 1 0000000000000000 100 0 0 10 0"
+    )
+    mapped = line.replace("00000000000000000000000001000000", "0000000000000000FFFF00000100007F")
+    assert parse_net_table("h\n" + line, "tcp6")[4242]["address"] == "::1"
+    assert parse_net_table("h\n" + mapped, "tcp6")[4242]["address"] == "::ffff:127.0.0.1"
