@@ -73,3 +73,25 @@ def test_real_run_on_this_host(capsys) -> None:
     assert facts["schema_version"] == 1
     for proc in facts["processes"]:
         assert proc["stale"] == any(lib["stale"] for lib in proc["libraries"])
+
+
+def test_examples_are_accepted_by_the_module(monkeypatch, capsys) -> None:
+    """Every EXAMPLES task of this module passes argument validation and reaches gather()."""
+    import yaml
+
+    seen: list[dict[str, Any]] = []
+    monkeypatch.setattr(
+        openssl_facts, "gather", lambda run, gbp, options: seen.append(options) or {"ok": 1}
+    )
+    tasks = yaml.safe_load(openssl_facts.EXAMPLES)
+    calls = [
+        t["patchwise.openssl.openssl_facts"] or {}
+        for t in tasks
+        if "patchwise.openssl.openssl_facts" in t
+    ]
+    assert len(calls) == 3
+    for args in calls:
+        out = _run(dict(args), capsys)
+        assert out.get("failed") is not True, out
+    assert seen[1]["scan_paths"] == ["/opt"] and seen[1]["scan_budget"] == 60.0
+    assert seen[2]["changelog"] is False and seen[2]["runtimes"] is False
