@@ -21,6 +21,7 @@ None of them raises for odd input: unknown lines are ignored, the result carries
 from __future__ import annotations
 
 import json
+import os
 import re
 from typing import Any, Callable
 
@@ -203,7 +204,7 @@ def gather(
     libcare_ctl = get_bin_path("libcare-ctl")
     ulp = get_bin_path("ulp")
     cvelist_text = read_text(KCARE_CVELIST)
-    client = LIBCARE_CLIENT if read_text(LIBCARE_CLIENT) is not None else None
+    client = LIBCARE_CLIENT if os.access(LIBCARE_CLIENT, os.X_OK) else None
     result: dict[str, Any] = {
         "kernelcare": {
             "present": bool(kcarectl),
