@@ -133,13 +133,24 @@ def build_inventory(
     libs = list(by_real.values())
     for lib in libs:
         if lib["version"] is None and lib["kind"] == "libssl":
-            sibling = _sibling_crypto(lib, libs)
+            sibling = _sibling_crypto(lib, libs) or _sibling_on_disk(lib, inspect)
             if sibling is not None:
                 for key in ("implementation", "version", "series"):
                     lib[key] = sibling[key]
                 lib["version_source"] = "sibling"
     libs.sort(key=lambda lib: lib["real_path"])
     return libs
+
+
+def _sibling_on_disk(
+    lib: dict[str, Any], inspect: Callable[[str], dict[str, Any]]
+) -> dict[str, Any] | None:
+    """libcrypto.so<suffix> next to a libssl that is not in the inventory itself."""
+    path = os.path.join(os.path.dirname(lib["real_path"]), "libcrypto.so" + _soname_suffix(lib))
+    if not os.path.isfile(path):
+        return None
+    found = _version_from_texts(inspect(os.path.realpath(path)).get("version_texts") or [])
+    return found if found["version"] else None
 
 
 def _sibling_crypto(lib: dict[str, Any], libs: list[dict[str, Any]]) -> dict[str, Any] | None:

@@ -59,6 +59,19 @@ def test_inventory_merges_aliases_and_borrows_sibling_version(tmp_path: Path) ->
     assert sorted(ls["paths"]) == sorted([str(ssl), str(tmp_path / "libssl.so")])
 
 
+def test_sibling_found_on_disk(tmp_path: Path) -> None:
+    (tmp_path / "libssl.so.1.1").write_bytes(b"x")
+    (tmp_path / "libcrypto.so.1.1").write_bytes(b"y")
+    texts = {"libcrypto.so.1.1": ["OpenSSL 1.1.1w  11 Sep 2023"], "libssl.so.1.1": []}
+    inv = libraries.build_inventory(
+        [(str(tmp_path / "libssl.so.1.1"), "process")],
+        lambda p: {"soname": Path(p).name, "version_texts": texts[Path(p).name]},
+    )
+    assert [(lib["kind"], lib["version"], lib["version_source"]) for lib in inv] == [
+        ("libssl", "1.1.1w", "sibling")
+    ]
+
+
 def test_leftover_series() -> None:
     libs = [
         {"series": "3.0", "package": "libssl3", "implementation": "openssl"},
