@@ -144,7 +144,7 @@ def test_ten_thousand_hosts_under_budget(fleet):
     # runner (parallel test workers) stretches wall time without making the code slower.
     start, start_cpu = time.perf_counter(), time.process_time()
     assessor = assess.Assessor(db, TODAY)
-    results = {f"host{i:05d}": assessor.assess(f, f"host{i:05d}") for i, f in enumerate(fleet)}
+    results = assessor.assess_many({f"host{i:05d}": f for i, f in enumerate(fleet)})
     assessed_cpu = time.process_time() - start_cpu
     assessed = time.perf_counter() - start
     summary = report.fleet_summary(results, generated_at=TODAY)
@@ -160,6 +160,13 @@ def test_ten_thousand_hosts_under_budget(fleet):
     statuses = {s for r in results.values() for s, n in r["summary"]["findings"].items() if n}
     assert {"vulnerable", "fixed_by_backport", "unknown", "not_assessed"} <= statuses
     assert summary["restart_only_hosts"] or summary["ranking"][0]["score"] > 0
+
+
+def test_assess_many_is_assess(fleet):
+    assessor = assess.Assessor(vulndb.load_db(), TODAY)
+    batch = assessor.assess_many({f"h{i}": f for i, f in enumerate(fleet[:30])}, fail_on="high")
+    for i, facts in enumerate(fleet[:30]):
+        assert batch[f"h{i}"] == assessor.assess(facts, f"h{i}", fail_on="high")
 
 
 def test_results_do_not_share_mutable_state(fleet):
