@@ -43,8 +43,12 @@ def init_script_texts() -> dict[str, str]:
 class FakeHost(Host):
     """World = processes of the recorded scan; reactions mutate it."""
 
-    def __init__(self, scan: dict[str, Any] | None = None, self_mnt: str | None = None,
-                 pid1_exe: str = "/run/podman-init") -> None:
+    def __init__(
+        self,
+        scan: dict[str, Any] | None = None,
+        self_mnt: str | None = None,
+        pid1_exe: str = "/run/podman-init",
+    ) -> None:
         super().__init__(run=self._no_run, scan=self._no_scan, which=lambda n: f"/usr/bin/{n}")
         self.world = copy.deepcopy((scan or load_scan())["processes"])
         self.extra: list[dict[str, Any]] = []  # live processes that map no OpenSSL
@@ -54,8 +58,11 @@ class FakeHost(Host):
         self.command_reactions: dict[tuple[str, ...], Callable[[FakeHost], None]] = {}
         self.files: dict[str, str] = {}
         self.links: dict[str, str] = {"/proc/1/exe": pid1_exe}
-        mnt = self_mnt if self_mnt is not None else (self.world[0].get("mnt_ns")
-                                                     if self.world else None)
+        mnt = (
+            self_mnt
+            if self_mnt is not None
+            else (self.world[0].get("mnt_ns") if self.world else None)
+        )
         self.links["/proc/self/ns/mnt"] = mnt or ""
         self.scripts = init_script_texts()
         self.clock = 0.0
@@ -121,8 +128,10 @@ class FakeHost(Host):
         return self.files.get(path, "")[offset:]
 
     def processes(self) -> list[dict[str, Any]]:
-        return [{"pid": p["pid"], "ppid": p["ppid"], "cmdline": p["cmdline"]}
-                for p in self.world + self.extra]
+        return [
+            {"pid": p["pid"], "ppid": p["ppid"], "cmdline": p["cmdline"]}
+            for p in self.world + self.extra
+        ]
 
     def alive(self, pid: int) -> bool:
         return any(p["pid"] == pid for p in self.world + self.extra)
@@ -170,6 +179,7 @@ PYTHON = 2222
 def nginx_upgrade_works(host: FakeHost) -> None:
     """USR2 -> new master (child of the old one) with workers; WINCH -> old workers exit;
     QUIT -> old master exits (10-/11-/12-nginx-*.txt)."""
+
     def usr2(h: FakeHost) -> None:
         new = h.spawn(NGINX_MASTER, NGINX_MASTER)
         for worker in NGINX_WORKERS:
@@ -183,6 +193,7 @@ def nginx_upgrade_works(host: FakeHost) -> None:
 def haproxy_reload_works(host: FakeHost) -> None:
     """USR2 -> master re-executes in place (same PID), new worker, old worker exits
     (20-haproxy-after-usr2.txt)."""
+
     def usr2(h: FakeHost) -> None:
         h.refresh_in_place(HAPROXY_MASTER)
         h.spawn(HAPROXY_WORKER, HAPROXY_MASTER)
@@ -214,9 +225,11 @@ def apache_stop_start_works(host: FakeHost) -> None:
     host.command_reactions[("/etc/init.d/apache2", "stop")] = stop
     host.command_reactions[("/etc/init.d/apache2", "start")] = start
     host.commands[("/etc/init.d/apache2", "stop")] = recorded_run(
-        "debian12-faults/32-apache2-stop-ok")
+        "debian12-faults/32-apache2-stop-ok"
+    )
     host.commands[("/etc/init.d/apache2", "start")] = recorded_run(
-        "debian12-faults/31-apache2-start-ok")
+        "debian12-faults/31-apache2-start-ok"
+    )
 
 
 def everything_works(host: FakeHost) -> FakeHost:
@@ -228,9 +241,17 @@ def everything_works(host: FakeHost) -> FakeHost:
 
 
 def options(**kw: Any) -> dict[str, Any]:
-    base = {"services": [], "restart_ok": False, "disruptive_ok": False, "deny": None,
-            "deny_extra": [], "strategies": {}, "phase": "all", "livepatch": "off",
-            "timeout": 5}
+    base = {
+        "services": [],
+        "restart_ok": False,
+        "disruptive_ok": False,
+        "deny": None,
+        "deny_extra": [],
+        "strategies": {},
+        "phase": "all",
+        "livepatch": "off",
+        "timeout": 5,
+    }
     base.update(kw)
     return rf.normalise_options(base)
 
@@ -249,8 +270,13 @@ def test_grouping_of_the_recorded_debian12_scan() -> None:
     scan = load_scan()
     mnt = scan["processes"][0]["mnt_ns"]
     groups = {g["key"]: g for g in rf.group_stale(scan["processes"], mnt, init_script_texts())}
-    assert set(groups) == {"service:nginx", "service:haproxy", "service:apache2", "service:ssh",
-                           f"process:/usr/bin/python3.11:{PYTHON}"}
+    assert set(groups) == {
+        "service:nginx",
+        "service:haproxy",
+        "service:apache2",
+        "service:ssh",
+        f"process:/usr/bin/python3.11:{PYTHON}",
+    }
     assert groups["service:nginx"]["pids"] == [NGINX_MASTER, *NGINX_WORKERS]
     assert groups["service:nginx"]["master"]["pid"] == NGINX_MASTER
     assert groups["service:apache2"]["master"]["pid"] == APACHE_MASTER
@@ -281,8 +307,9 @@ def test_systemd_units_from_recorded_hybrid_cgroup_data() -> None:
     """systemd is not PID 1 on the test hosts: this runs on data recorded in a Debian 12
     container booted with systemd (podman --systemd=always, hybrid cgroup v1/v2 host), where only
     the name=systemd line carries the unit."""
-    host = FakeHost(load_scan("debian12-systemd/scan-stale.json"),
-                    pid1_exe="/usr/lib/systemd/systemd")
+    host = FakeHost(
+        load_scan("debian12-systemd/scan-stale.json"), pid1_exe="/usr/lib/systemd/systemd"
+    )
     host.files["/proc/31/cgroup"] = fixture("debian12-systemd/nginx-master-cgroup.txt")
     host.files["/proc/1/cgroup"] = fixture("debian12-systemd/pid1-cgroup.txt")
     assert host.systemd_unit(31) == "nginx.service"
@@ -298,18 +325,26 @@ def test_systemd_units_from_recorded_hybrid_cgroup_data() -> None:
 def test_systemd_restart_and_daemon_reexec_use_systemctl_with_recorded_outputs() -> None:
     """Recorded `systemctl restart nginx` with a broken configuration (systemd not PID 1 on
     the test hosts: recorded in a systemd-booted container)."""
-    host = FakeHost(load_scan("debian12-systemd/scan-stale.json"),
-                    pid1_exe="/usr/lib/systemd/systemd")
+    host = FakeHost(
+        load_scan("debian12-systemd/scan-stale.json"), pid1_exe="/usr/lib/systemd/systemd"
+    )
     host.files["/proc/31/cgroup"] = fixture("debian12-systemd/nginx-master-cgroup.txt")
     host.commands[("/usr/bin/systemctl", "restart", "nginx.service")] = recorded_run(
-        "debian12-systemd/systemctl-restart-nginx-badconf")
+        "debian12-systemd/systemctl-restart-nginx-badconf"
+    )
     host.commands[("/usr/bin/systemctl", "daemon-reexec")] = recorded_run(
-        "debian12-systemd/systemctl-daemon-reexec")
+        "debian12-systemd/systemctl-daemon-reexec"
+    )
     host.reactions = {}
-    host.command_reactions[("/usr/bin/systemctl", "daemon-reexec")] = (
-        lambda h: h.refresh_in_place(1))
-    result = run_refresh(host, restart_ok=True, strategies={"nginx": "service_restart"},
-                         services=["nginx", "systemd"])
+    host.command_reactions[("/usr/bin/systemctl", "daemon-reexec")] = lambda h: h.refresh_in_place(
+        1
+    )
+    result = run_refresh(
+        host,
+        restart_ok=True,
+        strategies={"nginx": "service_restart"},
+        services=["nginx", "systemd"],
+    )
     svc = by_name(result, "services")
     assert svc["nginx.service"]["status"] == "failed"
     assert "control process exited with error code" in svc["nginx.service"]["output"]
@@ -329,11 +364,24 @@ def test_deny_extra_reports_and_never_touches() -> None:
     assert not [s for s in host.signals() if s[0] == NGINX_MASTER]
     assert result["reboot_required"] is True
     assert {p["pid"] for p in result["leftover"] if p["class"] == "denied"} == {
-        NGINX_MASTER, *NGINX_WORKERS}
+        NGINX_MASTER,
+        *NGINX_WORKERS,
+    }
 
 
-@pytest.mark.parametrize("name", ["dbus-daemon", "NetworkManager", "user@1000.service", "gdm3",
-                                  "dockerd", "containerd", "libvirtd", "systemd-logind"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "dbus-daemon",
+        "NetworkManager",
+        "user@1000.service",
+        "gdm3",
+        "dockerd",
+        "containerd",
+        "libvirtd",
+        "systemd-logind",
+    ],
+)
 def test_default_deny_list(name: str) -> None:
     proc = {"pid": 5, "exe": f"/usr/sbin/{name}", "comm": name[:15]}
     group = {"service": None, "processes": [proc]}
@@ -363,8 +411,11 @@ def test_check_mode_returns_the_plan_and_changes_nothing() -> None:
     assert host.signals() == [] and host.commands_run() == []
     plan = by_name(result)
     assert {n: plan[n]["strategy"] for n in ("nginx", "haproxy", "apache2", "ssh")} == {
-        "nginx": "nginx_binary_upgrade", "haproxy": "haproxy_master_reload",
-        "apache2": "apache_stop_start", "ssh": "sshd_hup"}
+        "nginx": "nginx_binary_upgrade",
+        "haproxy": "haproxy_master_reload",
+        "apache2": "apache_stop_start",
+        "ssh": "sshd_hup",
+    }
     assert all(plan[n]["decision"] == "act" for n in ("nginx", "haproxy", "apache2", "ssh"))
 
 
@@ -372,10 +423,18 @@ def test_apply_then_second_run_is_unchanged() -> None:
     host = everything_works(FakeHost())
     first = run_refresh(host, disruptive_ok=True)
     statuses = {s["name"]: s["status"] for s in first["services"]}
-    assert statuses == {"nginx": "refreshed", "haproxy": "refreshed", "apache2": "refreshed",
-                        "ssh": "refreshed"}
-    assert host.signals()[:4] == [(HAPROXY_MASTER, "SIGUSR2"), (NGINX_MASTER, "SIGUSR2"),
-                                  (NGINX_MASTER, "SIGWINCH"), (NGINX_MASTER, "SIGQUIT")]
+    assert statuses == {
+        "nginx": "refreshed",
+        "haproxy": "refreshed",
+        "apache2": "refreshed",
+        "ssh": "refreshed",
+    }
+    assert host.signals()[:4] == [
+        (HAPROXY_MASTER, "SIGUSR2"),
+        (NGINX_MASTER, "SIGUSR2"),
+        (NGINX_MASTER, "SIGWINCH"),
+        (NGINX_MASTER, "SIGQUIT"),
+    ]
     assert [p["pid"] for p in first["leftover"]] == [PYTHON]
     assert first["refresh_required"] is True and first["reboot_required"] is False
     host.calls.clear()
@@ -428,8 +487,9 @@ def test_nginx_new_master_fails_keeps_old_master_serving() -> None:
 def test_nginx_relative_argv0_falls_back_only_when_allowed() -> None:
     """Recorded title of a master started as plain `nginx` (10-nginx-relative-cmdline.txt)."""
     host = everything_works(FakeHost())
-    host.get(NGINX_MASTER)["cmdline"] = [fixture(
-        "debian12-faults/10-nginx-relative-cmdline.txt").strip()]
+    host.get(NGINX_MASTER)["cmdline"] = [
+        fixture("debian12-faults/10-nginx-relative-cmdline.txt").strip()
+    ]
     plan = by_name(run_refresh(host, check_mode=True))
     assert plan["nginx"]["strategy"] == "service_restart"
     assert plan["nginx"]["decision"] == "not_allowed"
@@ -440,8 +500,9 @@ def test_nginx_relative_argv0_falls_back_only_when_allowed() -> None:
 
 def test_nginx_forced_upgrade_with_relative_argv0_reports_execve_error() -> None:
     host = everything_works(FakeHost())
-    host.get(NGINX_MASTER)["cmdline"] = [fixture(
-        "debian12-faults/10-nginx-relative-cmdline.txt").strip()]
+    host.get(NGINX_MASTER)["cmdline"] = [
+        fixture("debian12-faults/10-nginx-relative-cmdline.txt").strip()
+    ]
     host.reactions[(NGINX_MASTER, "SIGUSR2")] = lambda h: None
     host.files[rf.NGINX_ERROR_LOG] = fixture("debian12-faults/11-nginx-relative-error.log")
     result = run_refresh(host, strategies={"nginx": "nginx_binary_upgrade"}, services=["nginx"])
@@ -454,7 +515,8 @@ def test_nginx_forced_upgrade_with_relative_argv0_reports_execve_error() -> None
 def test_apache_that_does_not_come_back_reports_its_own_error() -> None:
     host = everything_works(FakeHost())
     host.commands[("/etc/init.d/apache2", "start")] = recorded_run(
-        "debian12-faults/30-apache2-start-badconf")
+        "debian12-faults/30-apache2-start-badconf"
+    )
     host.command_reactions[("/etc/init.d/apache2", "start")] = lambda h: None
     result = run_refresh(host, disruptive_ok=True)
     apache = by_name(result, "services")["apache2"]
@@ -478,7 +540,8 @@ def test_haproxy_master_without_new_worker_fails_with_config_check_text() -> Non
     host = everything_works(FakeHost())
     host.reactions[(HAPROXY_MASTER, "SIGUSR2")] = lambda h: h.refresh_in_place(HAPROXY_MASTER)
     host.commands[("/usr/sbin/haproxy", "-c", "-f", "/etc/haproxy/haproxy.cfg")] = recorded_run(
-        "debian12-faults/42-haproxy-sf-badconf")
+        "debian12-faults/42-haproxy-sf-badconf"
+    )
     result = run_refresh(host, services=["haproxy"])
     haproxy = by_name(result, "services")["haproxy"]
     assert haproxy["status"] == "failed"
@@ -514,8 +577,10 @@ def test_haproxy_soft_reload_argv_matches_the_recorded_command() -> None:
     sock = rf.haproxy_expose_fd_socket(cmdline, host)
     assert sock == "/run/haproxy/admin.sock"
     argv = rf.haproxy_soft_reload_argv(cmdline, [2052], sock)
-    assert " ".join(argv) == ("/usr/sbin/haproxy -f /etc/haproxy/haproxy.cfg -D -p "
-                              "/var/run/haproxy.pid -x /run/haproxy/admin.sock -sf 2052")
+    assert " ".join(argv) == (
+        "/usr/sbin/haproxy -f /etc/haproxy/haproxy.cfg -D -p "
+        "/var/run/haproxy.pid -x /run/haproxy/admin.sock -sf 2052"
+    )
     again = rf.haproxy_soft_reload_argv(argv, [2064], sock)
     assert again.count("-sf") == 1 and again.count("-x") == 1 and again[-1] == "2064"
 
@@ -525,8 +590,19 @@ def test_haproxy_soft_reload_failure_keeps_old_process() -> None:
     master = host.get(HAPROXY_MASTER)
     master["cmdline"] = fixture("debian12-faults/40-haproxy-plain-cmdline.txt").split()
     host.files["/etc/haproxy/haproxy.cfg"] = fixture("debian12-haproxy.cfg")
-    expected = ("/usr/sbin/haproxy", "-f", "/etc/haproxy/haproxy.cfg", "-D", "-p",
-                "/var/run/haproxy.pid", "-x", "/run/haproxy/admin.sock", "-sf", "2217", "2218")
+    expected = (
+        "/usr/sbin/haproxy",
+        "-f",
+        "/etc/haproxy/haproxy.cfg",
+        "-D",
+        "-p",
+        "/var/run/haproxy.pid",
+        "-x",
+        "/run/haproxy/admin.sock",
+        "-sf",
+        "2217",
+        "2218",
+    )
     host.commands[expected] = recorded_run("debian12-faults/42-haproxy-sf-badconf")
     result = run_refresh(host, services=["haproxy"])
     haproxy = by_name(result, "services")["haproxy"]
@@ -540,16 +616,26 @@ def test_haproxy_soft_reload_failure_keeps_old_process() -> None:
 def test_livepatched_processes_count_as_refreshed_with_evidence() -> None:
     """KernelCare is not available here: the records have the shape livepatch.gather returns."""
     host = everything_works(FakeHost())
-    state = {"kernelcare": {"present": True, "libcare_enabled": True, "path": "/usr/bin/kcarectl"},
-             "patched": []}
+    state = {
+        "kernelcare": {"present": True, "libcare_enabled": True, "path": "/usr/bin/kcarectl"},
+        "patched": [],
+    }
 
     def gather() -> dict[str, Any]:
         return state
 
     def update(h: FakeHost) -> None:
-        state["patched"] = [{"pid": PYTHON, "object": "/usr/lib/x86_64-linux-gnu/libssl.so.3",
-                             "build_id": "ab12", "patch_level": 3, "source": "kcarectl",
-                             "cves": ["CVE-2026-0001"], "vulnerable": False}]
+        state["patched"] = [
+            {
+                "pid": PYTHON,
+                "object": "/usr/lib/x86_64-linux-gnu/libssl.so.3",
+                "build_id": "ab12",
+                "patch_level": 3,
+                "source": "kcarectl",
+                "cves": ["CVE-2026-0001"],
+                "vulnerable": False,
+            }
+        ]
 
     host.command_reactions[("/usr/bin/kcarectl", "--lib-update")] = update
     opts = options(livepatch="auto", services=["python3.11"])
@@ -588,7 +674,7 @@ def test_haproxy_argv_never_raises_unexpected(cmdline: list[str], pids: list[int
     except rf.ActionFailed:
         assert not cmdline
         return
-    assert argv[-len(pids):] == [str(p) for p in sorted(pids)]
+    assert argv[-len(pids) :] == [str(p) for p in sorted(pids)]
     assert argv.count("-sf") == 1
 
 
