@@ -275,7 +275,7 @@ def survey_spec(
         names = [n for n in include if n not in excluded]
     else:
         names = [
-            n for n, (o, _) in merged.items() if n not in excluded and not unsurveyable_reason(o)
+            n for n, (o, _ep) in merged.items() if n not in excluded and not unsurveyable_reason(o)
         ]
     prefix = _common_prefix(names)
     questions = []
@@ -295,6 +295,6 @@ def skipped_options(specs: Any, entry_point: str | list[str] = "main") -> dict[s
     points = entry_point if isinstance(entry_point, list) else [entry_point] * len(spec_list)
     return {
         n: reason
-        for n, (o, _) in _merged_options(spec_list, points).items()
+        for n, (o, _ep) in _merged_options(spec_list, points).items()
         if (reason := unsurveyable_reason(o))
     }

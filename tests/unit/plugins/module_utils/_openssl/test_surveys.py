@@ -124,6 +124,9 @@ def test_survey_defaults_are_the_role_defaults(path):
             continue
         for q in survey["spec"]:
             option = options[q["variable"]]
+            if q["type"] == "password":
+                assert "default" not in q  # AWX would store a secret default
+                continue
             if "default" not in option or option["default"] is None:
                 assert q.get("default", "") == ""
                 continue
