@@ -71,6 +71,7 @@ demo: venv  ## Assess this machine's OpenSSL with the bundled data; prints a sum
 	  $(CACHE)/dist/patchwise-openssl-$$(sed -n 's/^version: *//p' galaxy.yml).tar.gz >/dev/null
 	@echo "== running playbook patchwise.openssl.assess on localhost"
 	@ANSIBLE_COLLECTIONS_PATH=$(DEMO_COLLECTIONS) ANSIBLE_STDOUT_CALLBACK=ansible.builtin.default \
+	  ANSIBLE_CALLBACK_RESULT_FORMAT=yaml \
 	  ANSIBLE_DISPLAY_SKIPPED_HOSTS=false ANSIBLE_LOCALHOST_WARNING=false \
 	  ANSIBLE_INVENTORY_UNPARSED_WARNING=false \
 	  $(BIN)/ansible-playbook -i localhost, -c local patchwise.openssl.assess \

@@ -179,7 +179,7 @@ class ActionModule(ActionBase):
         return {
             "summary": report.stats(summary),
             "report_files": files,
-            "text": report.render_markdown(summary, top_hosts=20),
+            "text": report.render_console(summary),
             "msg": (
                 f"{summary['hosts_assessed']} of {summary['hosts_total']} hosts assessed; "
                 f"top: {top or '-'}; reports in {report_dir}"

@@ -259,7 +259,7 @@ summary:
   returned: when O(summarize_hosts) is set
   type: dict
 text:
-  description: The fleet summary as Markdown (top 20 hosts).
+  description: A short plain-text fleet summary for a terminal (counts, the 10 riskiest hosts, end-of-life and restart-only hosts); the full report is in RV(report_files).
   returned: when O(summarize_hosts) is set
   type: str
 report_files:

@@ -334,6 +334,50 @@ def render_markdown(summary: Mapping[str, Any], top_hosts: int = 50) -> str:
 _URL_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):(//)")
 
 
+def render_console(summary: Mapping[str, Any], top_hosts: int = 10) -> str:
+    """A short plain-text summary for a terminal: counts, the riskiest hosts, what to do."""
+    ranking = _list(summary.get("ranking"))
+    priorities = _dict(summary.get("priority_counts"))
+    vulnerable = _dict(_dict(summary.get("severity_counts")).get("vulnerable"))
+    unknown = _dict(_dict(summary.get("severity_counts")).get("unknown"))
+
+    def by_severity(counts: Mapping[str, Any]) -> str:
+        parts = [f"{_count(counts.get(s))} {s}" for s in SEVERITY_ORDER if _count(counts.get(s))]
+        return ", ".join(parts) or "none"
+
+    lines = [
+        f"OpenSSL assessment: {summary.get('hosts_assessed', 0)} of "
+        f"{summary.get('hosts_total', 0)} hosts assessed",
+        "Hosts by priority: "
+        + ", ".join(f"{p} {_count(priorities.get(p))}" for p in PRIORITY_ORDER),
+        f"Vulnerable CVEs: {by_severity(vulnerable)}",
+        f"Unknown (distro package, changelog silent): {by_severity(unknown)}",
+    ]
+    for missing in _list(summary.get("hosts_missing")):
+        lines.append(f"Not assessed: {_dict(missing).get('host')}: {_dict(missing).get('reason')}")
+    if ranking:
+        lines.append("Riskiest hosts:")
+    for row in ranking[:top_hosts]:
+        row = _dict(row)
+        versions = ", ".join(_list(row.get("versions"))) or "no OpenSSL found"
+        lines.append(
+            f"  {row.get('rank')}. {row.get('host')}  score {_num(row.get('score')):g} "
+            f"({row.get('priority')})  {versions}"
+        )
+        for rationale in _list(row.get("top"))[:1]:
+            lines.append(f"     top finding: {rationale}")
+    for item in _list(summary.get("eol_hosts")):
+        item = _dict(item)
+        lines.append(
+            f"End-of-life branch: {item.get('host')}: {', '.join(_list(item.get('branches')))}"
+        )
+    for item in _list(summary.get("restart_only_hosts")):
+        item = _dict(item)
+        services = ", ".join(str(s) for s in _list(item.get("services"))) or "processes"
+        lines.append(f"Restart only (fix installed): {item.get('host')}: {services}")
+    return "\n".join(lines) + "\n"
+
+
 def _h(text: Any) -> str:
     """HTML-escape text and defang anything that looks like a URL (no external references)."""
     escaped = html.escape(str(text if text is not None else ""), quote=True)

@@ -163,7 +163,7 @@ def test_reports_and_fleet_summary(tmp_path):
     assert stats["hosts_assessed"] == 2
     assert sorted(stats["hosts_missing"]) == ["gone", "old"]
     assert [t["host"] for t in stats["top_hosts"]] == ["web1", "db1"]
-    assert summary["text"].startswith("# OpenSSL assessment")
+    assert summary["text"].startswith("OpenSSL assessment: ")
     full = json.loads((report_dir / "summary.json").read_text())
     reasons = {m["host"]: m["reason"] for m in full["hosts_missing"]}
     assert "earlier run" in reasons["old"]

@@ -151,6 +151,26 @@ def test_render_markdown(summary):
         assert row.count(" | ") >= 1
 
 
+def test_render_console(summary):
+    text = report.render_console(summary, top_hosts=2)
+    lines = text.splitlines()
+    assert lines[0] == "OpenSSL assessment: 4 of 5 hosts assessed"
+    assert "Not assessed: down1: unreachable" in lines
+    ranked = [line for line in lines if line.startswith("  ") and ". " in line[:6]]
+    assert len(ranked) == 2  # top_hosts is honoured
+    assert ranked[0].startswith("  1. web1.example.org  score ")
+    assert "openssl 3.0.19" in ranked[0]
+    assert "Restart only (fix installed): deb12-stale: nginx.service" in lines
+    high = summary["severity_counts"]["vulnerable"]["high"]
+    assert f"{high} high" in next(line for line in lines if line.startswith("Vulnerable CVEs:"))
+
+
+def test_render_console_empty_fleet():
+    text = report.render_console(report.fleet_summary({}, generated_at=TODAY))
+    assert text.startswith("OpenSSL assessment: 0 of 0 hosts assessed\n")
+    assert "Riskiest hosts" not in text
+
+
 def test_render_html_is_self_contained_and_well_formed(summary):
     page = report.render_html(summary)
     # no external reference of any kind
