@@ -154,10 +154,15 @@ def question(variable: str, option: dict[str, Any], prefix: str = "") -> dict[st
         q["required"] = False
     if kind == "list":
         items = default if isinstance(default, list) else []
+        if any(isinstance(v, (dict, list)) for v in items):
+            raise SurveyError(f"{variable}: default {default!r} is not a list of single values")
         if choices:
             q["type"] = "multiselect"
             q["choices"] = choices
-            q["default"] = "\n".join(_scalar_text(v) for v in items)
+            texts = [_scalar_text(v) for v in items]
+            if any(t not in choices for t in texts):
+                raise SurveyError(f"{variable}: default {default!r} is not among the choices")
+            q["default"] = "\n".join(texts)
         else:
             q["type"] = "textarea"
             q.update(min=0, max=TEXTAREA_MAX)

@@ -300,6 +300,12 @@ def test_several_roles_in_one_survey():
         (spec(demo_a={"type": "int", "default": 1.5}), "main", "not an integer"),
         (spec(demo_a={"choices": ["a"], "default": "b"}), "main", "not one of the choices"),
         (spec(demo_a={"choices": "ab"}), "main", "choices must be a list"),
+        (
+            spec(demo_a={"type": "list", "choices": [False], "default": [[]]}),
+            "main",
+            "not a list of single values",
+        ),
+        (spec(demo_a={"type": "list", "choices": ["a"], "default": ["b"]}), "main", "among"),
     ],
 )
 def test_bad_specs_raise_survey_error(document, entry_point, message):
