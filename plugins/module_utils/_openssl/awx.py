@@ -178,7 +178,8 @@ def collect_summaries(variables: dict[str, Any], key: str = STATS_KEY) -> list[d
 
     AWX passes the ``set_stats`` data of earlier workflow nodes as extra variables, merging the
     job slices' data key by key (the last slice wins for a shared key). ``key`` itself and every
-    ``key_<suffix>`` (one per slice, when the assessment publishes them) are collected.
+    ``key_<suffix>`` (one per slice, when the assessment publishes them) are collected; a
+    summary found under two keys counts once.
     """
     if not isinstance(variables, dict):
         raise AwxError("variables must be a mapping")
@@ -186,7 +187,8 @@ def collect_summaries(variables: dict[str, Any], key: str = STATS_KEY) -> list[d
     for name in sorted(variables):
         if name == key or (isinstance(name, str) and name.startswith(key + "_")):
             value = variables[name]
-            if isinstance(value, dict):
+            # the shared key holds one slice's summary that a per-slice key may repeat
+            if isinstance(value, dict) and value not in found:
                 found.append(value)
     return found
 
@@ -200,7 +202,10 @@ def _count(value: Any) -> int:
 
 
 def merge_summaries(summaries: list[Any]) -> dict[str, Any]:
-    """Fleet numbers over several summaries (job slices): counts added, host lists joined."""
+    """Fleet numbers over several summaries (job slices): counts added, host lists joined.
+
+    A summary given twice (the shared key and a per-slice key of the same slice) counts once.
+    """
     merged: dict[str, Any] = {
         "summaries": 0,
         "hosts_total": 0,
@@ -212,10 +217,14 @@ def merge_summaries(summaries: list[Any]) -> dict[str, Any]:
         "run_ids": [],
         "ignored": 0,
     }
+    seen: list[dict[str, Any]] = []
     for summary in summaries:
         if not isinstance(summary, dict):
             merged["ignored"] += 1
             continue
+        if summary in seen:  # one slice under two keys (shared and per-slice)
+            continue
+        seen.append(summary)
         merged["summaries"] += 1
         merged["hosts_total"] += _count(summary.get("hosts_total"))
         merged["hosts_assessed"] += _count(summary.get("hosts_assessed"))

@@ -213,6 +213,9 @@ def test_slices_are_added_up():
     assert decision["hosts_missing"] == ["db9"]
     assert decision["run_ids"] == ["r1"]
     assert decision["approval"] is False and decision["rollout_min_severity"] == "critical"
+    # the last slice again under the shared key: not counted twice
+    again = awx.rollout_decision([*slices, dict(slices[1])], "high", ["critical"])
+    assert again["counts"] == decision["counts"] and again["hosts_assessed"] == 8
 
 
 @pytest.mark.parametrize(
@@ -248,6 +251,10 @@ def test_collect_summaries_takes_the_key_and_per_slice_keys():
     found = awx.collect_summaries(variables)
     assert len(found) == 2
     assert {f["severity_counts"]["vulnerable"]["high"] for f in found} == {0, 1}
+    # AWX keeps the last slice under the shared key: the same summary counts once
+    last = summary(low=2)
+    both = {"patchwise_openssl_assess": last, "patchwise_openssl_assess_job_7": dict(last)}
+    assert awx.collect_summaries(both) == [last]
     with pytest.raises(awx.AwxError):
         awx.collect_summaries(["x"])  # type: ignore[arg-type]
 
