@@ -211,7 +211,7 @@ def _ldconfig_sources(
 def _packages(
     manager: PackageManager,
     installed: list[dict[str, Any]],
-    prefetched: dict[str, str | None],
+    prefetched: tuple[set[str], dict[str, str | None]],
     paths: tuple[list[str], list[str], list[str]],
     options: dict[str, Any],
 ) -> tuple[list[dict[str, Any]], dict[str, str], dict[str, str]]:
@@ -225,8 +225,9 @@ def _packages(
         for p in installed
         if p["name"] in providers or PackageManager.is_openssl_package(p, set())
     ]
-    candidates = dict(prefetched)
-    missing = sorted({p["name"] for p in relevant} - set(candidates))
+    asked, answered = prefetched
+    candidates = dict(answered)
+    missing = sorted({p["name"] for p in relevant} - asked)
     if options["candidates"] and missing:
         candidates.update(manager.candidates(missing))
     packages = []
@@ -322,10 +323,10 @@ def gather(
     manager = select_manager(get_bin_path, run, warnings)
     installed = manager.installed() if manager is not None else []
     prefetch = None
+    asked: set[str] = set()
     if manager is not None and opts["candidates"]:
-        names = sorted(
-            {p["name"] for p in installed if PackageManager.is_openssl_package(p, set())}
-        )
+        asked = {p["name"] for p in installed if PackageManager.is_openssl_package(p, set())}
+        names = sorted(asked)
         prefetch = Background(lambda: manager.candidates(names), {}, "candidate query")
     pythons = None
     if opts["runtimes"]:
@@ -369,7 +370,7 @@ def gather(
     versions: dict[str, str] = {}
     exes = sorted({p["exe"] for p in scan["processes"] if p["exe"] and not p["container"]})
     init_scripts = [] if facts["distro"]["systemd_pid1"] else _list_init_scripts()
-    prefetched = prefetch.join(warnings) if prefetch is not None else {}
+    prefetched = (asked, prefetch.join(warnings) if prefetch is not None else {})
     if manager is not None:
         lib_paths = sorted(
             {lib["real_path"] for lib in libraries} | {p for lib in libraries for p in lib["paths"]}

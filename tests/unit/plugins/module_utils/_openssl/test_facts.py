@@ -115,13 +115,16 @@ def test_gather_schema_and_backport_evidence(host: Path, monkeypatch: pytest.Mon
         docroot / "libssl3" / "changelog.Debian.gz",
     )
     monkeypatch.setattr(packages.DpkgManager, "DOC_ROOT", str(docroot))
+    calls: list[list[str]] = []
+    recorded = fake_run("4 libs found in cache `/etc/ld.so.cache'\n" + ldconfig)
     result = facts.gather(
-        fake_run("4 libs found in cache `/etc/ld.so.cache'\n" + ldconfig),
+        lambda argv: calls.append(argv) or recorded(argv),
         fake_bin,
         {"processes": False, "runtimes": False, "livepatch": False, "extra_library_paths": []},
     )
     assert set(result) >= SCHEMA_KEYS
     assert result["schema_version"] == 1
+    assert sum(1 for c in calls if c[:2] == ["apt-cache", "policy"]) == 1  # prefetched once
     (cli,) = result["cli"]
     assert (cli["version"], cli["openssldir"], cli["package"]) == (
         "3.0.19",
