@@ -26,7 +26,7 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_FORCE_COLOR ?= 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help demo test bench venv venv-test collection-link lint ruff sanity unit package molecule \
+.PHONY: help demo test bench venv venv-test collection-link lint ruff sanity unit package runner molecule \
 	test-hosts build clean
 
 help:  ## Show the targets.
@@ -77,9 +77,9 @@ demo: venv  ## Assess this machine's OpenSSL with the bundled data; prints a sum
 	  $(BIN)/ansible-playbook -i localhost, -c local patchwise.openssl.assess \
 	  -e ansible_python_interpreter=$(BIN)/python -e assess_report_dir=$(REPORT_DIR)
 
-test: venv-test  ## Run everything: ruff, ansible-lint, sanity, unit, package, molecule.
+test: venv-test  ## Run everything: ruff, ansible-lint, sanity, unit, package, runner, molecule.
 	@start=$$(date +%s); \
-	for step in ruff lint sanity unit package molecule; do \
+	for step in ruff lint sanity unit package runner molecule; do \
 	  echo; echo "===== make $$step"; t0=$$(date +%s); \
 	  $(MAKE) --no-print-directory $$step; \
 	  echo "===== make $$step: ok ($$(( $$(date +%s) - t0 )) s)"; \
@@ -109,6 +109,9 @@ unit: venv-test collection-link  ## Unit and property tests (pytest + hypothesis
 
 package: venv-test  ## Build and install the tarball; ansible-doc every plugin; run its modules.
 	@$(BIN)/python tests/tools/check_package.py
+
+runner: venv-test collection-link  ## ansible-runner jobs (as AWX runs them) and the EE build context.
+	@PYTHONPATH=$(COLLECTIONS) $(BIN)/python -m pytest -q -p no:cacheprovider tests/integration_runner
 
 test-hosts:  ## Make podman usable and build the Debian 11/12/13 test images (cached).
 	@tests/hosts/prepare.sh

@@ -226,6 +226,7 @@ def _collect_cves(acc: dict[str, dict[str, Any]], host: str, result: dict[str, A
 def stats(summary: Mapping[str, Any], top: int = 10) -> dict[str, Any]:
     """A compact summary for ``set_stats`` (AWX/AAP workflow artefacts)."""
     return {
+        "run_id": summary.get("run_id"),
         "generated_at": summary.get("generated_at"),
         "hosts_total": summary.get("hosts_total"),
         "hosts_assessed": summary.get("hosts_assessed"),

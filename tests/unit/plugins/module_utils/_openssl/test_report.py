@@ -130,6 +130,8 @@ def test_stats_is_compact(summary):
     assert [t["host"] for t in stats["top_hosts"]] == [r["host"] for r in summary["ranking"][:2]]
     assert stats["restart_only_hosts"] == ["deb12-stale"]
     assert stats["hosts_missing"] == ["down1"]
+    assert stats["run_id"] is None  # the fleet summary had none
+    assert report.stats({**summary, "run_id": "r1"})["run_id"] == "r1"
     assert len(json.dumps(stats)) < 4000
 
 
