@@ -140,6 +140,12 @@ changed:
   description: Whether an action was run (in check mode, whether one would run).
   returned: always
   type: bool
+check_mode:
+  description: >-
+    Whether the module ran in check mode (only the plan was computed). Callers use it instead of
+    C(ansible_check_mode), which does not reflect a task- or play-level C(check_mode) keyword.
+  returned: always
+  type: bool
 phase:
   description: The phase that ran.
   returned: always

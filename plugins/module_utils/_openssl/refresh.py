@@ -872,6 +872,7 @@ class Refresh:
                 containers.setdefault(ident, []).append(proc)
         return {
             "changed": self.changed,
+            "check_mode": self.check_mode,
             "phase": self.options["phase"],
             "plan": [_public(e) for e in plan],
             "services": services,
