@@ -38,9 +38,11 @@ pw_image_label() {
     podman image inspect --format "{{ index .Labels \"$2\" }}" "$1" 2>/dev/null || true
 }
 
-# sha256 of the given files' contents plus any extra strings.
-pw_hash() {
+# Short sha256 of a string plus the given files' contents without comment-only and blank
+# lines (editing a comment must not rebuild images).
+pw_hash() { # pw_hash <string> <file>...
     local extra=$1
     shift
-    { cat "$@"; printf '%s' "$extra"; } | sha256sum | cut -c1-16
+    { sed -e '/^[[:space:]]*#/d' -e '/^[[:space:]]*$/d' "$@"; printf '%s' "$extra"; } |
+        sha256sum | cut -c1-16
 }
