@@ -131,8 +131,9 @@ class ActionModule(ActionBase):
 
     # -- events -----------------------------------------------------------------------------
 
-    def _event_start(self, store: cr.RecordStore, run_id: str, args: dict[str, Any],
-               task_vars: dict[str, Any]) -> dict[str, Any]:
+    def _event_start(
+        self, store: cr.RecordStore, run_id: str, args: dict[str, Any], task_vars: dict[str, Any]
+    ) -> dict[str, Any]:
         existing = store.read_run()
         if existing is not None and existing.get("finished_at"):
             raise AnsibleActionFail(
@@ -165,24 +166,36 @@ class ActionModule(ActionBase):
             store.write_run(cr.build_run_record(meta, []))
         return {"msg": f"change record of run {run_id} started in {store.directory}"}
 
-    def _event_plan(self, store: cr.RecordStore, run_id: str, args: dict[str, Any],
-              task_vars: dict[str, Any]) -> dict[str, Any]:
+    def _event_plan(
+        self, store: cr.RecordStore, run_id: str, args: dict[str, Any], task_vars: dict[str, Any]
+    ) -> dict[str, Any]:
         host = self._inventory_host(task_vars)
         facts = args["facts"]
         if facts is None:
             facts = (task_vars.get("ansible_facts") or {}).get("openssl") or {}
-        plan = cr.host_plan(host, args["assessment"], args["packages"], facts,
-                            strategy_chooser(args["refresh_settings"]))
+        plan = cr.host_plan(
+            host,
+            args["assessment"],
+            args["packages"],
+            facts,
+            strategy_chooser(args["refresh_settings"]),
+        )
         outcome = "planned" if self._mode() == "plan" else "pending"
         rec = cr.new_host_record(run_id, host, self._mode(), plan, outcome)
         files = store.write_host(rec)
-        return {"host_plan": plan, "record_files": files,
-                "msg": f"{host}: " + (", ".join(
-                    f"{p['name']} {p['from']} -> {p['to']}" for p in plan["packages"]
-                ) or "packages up to date")}
+        return {
+            "host_plan": plan,
+            "record_files": files,
+            "msg": f"{host}: "
+            + (
+                ", ".join(f"{p['name']} {p['from']} -> {p['to']}" for p in plan["packages"])
+                or "packages up to date"
+            ),
+        }
 
-    def _event_schedule(self, store: cr.RecordStore, run_id: str, args: dict[str, Any],
-                        task_vars: dict[str, Any]) -> dict[str, Any]:
+    def _event_schedule(
+        self, store: cr.RecordStore, run_id: str, args: dict[str, Any], task_vars: dict[str, Any]
+    ) -> dict[str, Any]:
         settings = args["settings"]
         groups = task_vars.get("groups") or {}
         in_play = set(task_vars.get("ansible_play_hosts_all") or [])
@@ -193,7 +206,8 @@ class ActionModule(ActionBase):
         records = {r["host"]: r for r in store.host_records()}
         plans = {h: r["plan"] for h, r in records.items() if r.get("plan")}
         phases = cr.plan_phases(
-            phase_hosts, plans,
+            phase_hosts,
+            plans,
             order=str(settings.get("order") or "inventory"),
             min_severity=str(settings.get("min_severity") or ""),
             first_phase_batches=settings.get("first_phase_batches"),
@@ -210,57 +224,70 @@ class ActionModule(ActionBase):
                             store.write_host(rec)
                 for ex in phase["excluded"]:
                     rec = records.get(ex["host"]) or cr.new_host_record(
-                        run_id, ex["host"], self._mode(), {}, "excluded")
+                        run_id, ex["host"], self._mode(), {}, "excluded"
+                    )
                     rec.update(where, outcome="excluded", message=ex["reason"])
                     store.write_host(rec)
             meta = store.read_run() or {}
             meta["phases"] = phases
             store.write_run(cr.build_run_record(meta, store.host_records()))
         text = cr.plan_text(phases, records)
-        return {"phases": phases, "plan_text": text,
-                "msg": f"{sum(len(p['hosts']) for p in phases)} host(s) in {len(phases)} phase(s)"}
+        return {
+            "phases": phases,
+            "plan_text": text,
+            "msg": f"{sum(len(p['hosts']) for p in phases)} host(s) in {len(phases)} phase(s)",
+        }
 
-    def _event_gate(self, store: cr.RecordStore, run_id: str, args: dict[str, Any],
-                    task_vars: dict[str, Any]) -> dict[str, Any]:
+    def _event_gate(
+        self, store: cr.RecordStore, run_id: str, args: dict[str, Any], task_vars: dict[str, Any]
+    ) -> dict[str, Any]:
         settings = args["settings"]
         try:
             index = int(settings.get("phase_index") or 0)
         except (TypeError, ValueError) as exc:
             raise AnsibleActionFail("event=gate needs settings.phase_index (a number)") from exc
-        decision = cr.gate(store.host_records(), index,
-                           settings.get("max_fail_percentage") or 0)
+        decision = cr.gate(store.host_records(), index, settings.get("max_fail_percentage") or 0)
         decision["msg"] = decision["message"] or "no failure beyond the tolerance: go on"
         return decision
 
-    def _event_host(self, store: cr.RecordStore, run_id: str, args: dict[str, Any],
-                    task_vars: dict[str, Any]) -> dict[str, Any]:
+    def _event_host(
+        self, store: cr.RecordStore, run_id: str, args: dict[str, Any], task_vars: dict[str, Any]
+    ) -> dict[str, Any]:
         host = self._inventory_host(task_vars)
         with store.lock():
             rec = store.read_host(host) or cr.new_host_record(
-                run_id, host, self._mode(), {}, "pending")
+                run_id, host, self._mode(), {}, "pending"
+            )
             rec = cr.update_host_record(rec, args["result"], _run_inventory(store))
             files = store.write_host(rec)
         run = store.rebuild_run()
-        return {"record": rec, "record_files": files, "run_outcome": run["outcome"],
-                "msg": f"{host}: {rec['outcome']}" + (f" - {rec['message']}"
-                                                       if rec.get("message") else "")}
+        return {
+            "record": rec,
+            "record_files": files,
+            "run_outcome": run["outcome"],
+            "msg": f"{host}: {rec['outcome']}"
+            + (f" - {rec['message']}" if rec.get("message") else ""),
+        }
 
-    def _event_finish(self, store: cr.RecordStore, run_id: str, args: dict[str, Any],
-                      task_vars: dict[str, Any]) -> dict[str, Any]:
+    def _event_finish(
+        self, store: cr.RecordStore, run_id: str, args: dict[str, Any], task_vars: dict[str, Any]
+    ) -> dict[str, Any]:
         with store.lock():
             meta = store.read_run() or {}
             if self._mode() == "apply":
                 for rec in store.host_records():
                     if rec.get("outcome") == "pending":
-                        rec.update(outcome="not_reached",
-                                   message=rec.get("message") or "the rollout did not reach it")
+                        rec.update(
+                            outcome="not_reached",
+                            message=rec.get("message") or "the rollout did not reach it",
+                        )
                         store.write_host(rec)
         settings = meta.get("settings") or {}
         phases = meta.get("phases") or []
-        halt = cr.gate(store.host_records(), len(phases),
-                       settings.get("max_fail_percentage") or 0)
-        run = store.rebuild_run(finished=True, finished_at=cr.utc_now(),
-                                halt=halt if halt["halt"] else None)
+        halt = cr.gate(store.host_records(), len(phases), settings.get("max_fail_percentage") or 0)
+        run = store.rebuild_run(
+            finished=True, finished_at=cr.utc_now(), halt=halt if halt["halt"] else None
+        )
         files = [store.run_path("json"), store.run_path("md")]
         counts = {k: v for k, v in run["counts"].items() if v}
         return {
@@ -270,12 +297,13 @@ class ActionModule(ActionBase):
             "way_back": run["way_back"],
             "record_files": files,
             "msg": f"run {run_id}: {run['outcome']} ("
-                   + ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
-                   + f"); record: {files[1]}",
+            + ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+            + f"); record: {files[1]}",
         }
 
-    def _event_rollback(self, store: cr.RecordStore, run_id: str, args: dict[str, Any],
-                  task_vars: dict[str, Any]) -> dict[str, Any]:
+    def _event_rollback(
+        self, store: cr.RecordStore, run_id: str, args: dict[str, Any], task_vars: dict[str, Any]
+    ) -> dict[str, Any]:
         host = self._inventory_host(task_vars)
         data = dict(args["rollback"])
         data.setdefault("run_id", run_id)
@@ -290,20 +318,31 @@ class ActionModule(ActionBase):
                     f"no change record of run {run_id} in {store.directory}: a new one holds "
                     "only this rollback"
                 )
-                meta = {"schema_version": cr.SCHEMA_VERSION, "kind": "run", "run_id": run_id,
-                        "mode": "apply", "started_at": None, "finished_at": cr.utc_now(),
-                        "note": "created by a rollback; the run's own record was not found",
-                        "who": {}, "collection": {"name": COLLECTION,
-                                                  "version": collection_version()},
-                        "settings": {}, "phases": [], "inventory": []}
+                meta = {
+                    "schema_version": cr.SCHEMA_VERSION,
+                    "kind": "run",
+                    "run_id": run_id,
+                    "mode": "apply",
+                    "started_at": None,
+                    "finished_at": cr.utc_now(),
+                    "note": "created by a rollback; the run's own record was not found",
+                    "who": {},
+                    "collection": {"name": COLLECTION, "version": collection_version()},
+                    "settings": {},
+                    "phases": [],
+                    "inventory": [],
+                }
                 store.write_run(cr.build_run_record(meta, []))
-            rec = store.read_host(host) or cr.new_host_record(run_id, host, "apply", {},
-                                                               "not_reached")
+            rec = store.read_host(host) or cr.new_host_record(
+                run_id, host, "apply", {}, "not_reached"
+            )
             rec = cr.append_rollback(rec, data)
             files = store.write_host(rec)
         store.rebuild_run()
-        out: dict[str, Any] = {"record_files": files,
-                               "msg": f"{host}: rollback appended to {files[1]}"}
+        out: dict[str, Any] = {
+            "record_files": files,
+            "msg": f"{host}: rollback appended to {files[1]}",
+        }
         if warnings:
             out["warnings"] = warnings
         return out

@@ -259,7 +259,9 @@ summary:
   returned: when O(summarize_hosts) is set
   type: dict
 text:
-  description: A short plain-text fleet summary for a terminal (counts, the 10 riskiest hosts, end-of-life and restart-only hosts); the full report is in RV(report_files).
+  description: >-
+    A short plain-text fleet summary for a terminal (counts, the 10 riskiest hosts,
+    end-of-life and restart-only hosts); the full report is in RV(report_files).
   returned: when O(summarize_hosts) is set
   type: str
 report_files:

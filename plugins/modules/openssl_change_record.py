@@ -141,7 +141,7 @@ seealso:
   - module: patchwise.openssl.openssl_packages
   - module: patchwise.openssl.openssl_assess
 author:
-  - patchwise.openssl maintainers
+  - patchwise.openssl maintainers (!UNKNOWN)
 """
 
 EXAMPLES = r"""

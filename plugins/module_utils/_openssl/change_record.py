@@ -324,7 +324,7 @@ def predict_refresh(
              if isinstance(p, Mapping)}
     if not names:
         return []
-    paths, _ = _changed_package_paths(facts, names)
+    paths, _missing = _changed_package_paths(facts, names)
     systemd_pid1 = bool(_dict(facts.get("distro")).get("systemd_pid1"))
     groups: dict[str, dict[str, Any]] = {}
     for proc in _list(facts.get("processes")):

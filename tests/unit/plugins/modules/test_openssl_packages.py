@@ -53,7 +53,7 @@ def _run(args, capsys):
 
 
 def test_check_mode_plans_and_changes_nothing(commands, capsys, tmp_path):
-    calls, _ = commands
+    calls, _state = commands
     out = _run({"_ansible_check_mode": True, "rollback_dir": str(tmp_path / "rb")}, capsys)
     assert out["changed"] is True
     assert out["changed_packages"] == [

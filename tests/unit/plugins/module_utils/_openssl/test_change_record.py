@@ -586,7 +586,7 @@ def test_store_writes_atomically_with_modes(tmp_path):
         tmp_path / "records" / "run-1" / "hosts",
     ):
         assert mode(directory) == 0o700
-    assert not [p for p in Path(store.directory).rglob(".tmp-*")]
+    assert not list(Path(store.directory).rglob(".tmp-*"))
     assert json.loads(Path(store.run_path()).read_text())["hosts"][0]["host"] == "p1"
     assert cr.write_atomic(files[0], Path(files[0]).read_text()) is False
 
