@@ -161,7 +161,7 @@ def containers(
 ) -> Iterator[list[str]]:
     """Start ``count`` containers named pw-bench-<part>-<id>; always remove them afterwards."""
     require_podman_image(image)
-    names = [unique_name(part) for _ in range(count)]
+    names = [unique_name(part) for _index in range(count)]
 
     def start(name: str) -> None:
         run(

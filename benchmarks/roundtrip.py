@@ -61,7 +61,7 @@ def _split(records: list[dict[str, Any]], host: str) -> tuple[list[float], list[
     for rec in records:
         if rec["host"] != host or rec["status"] != "ok" or rec["seconds"] is None:
             continue
-        rnd, _, label = rec["task"].partition(" ")
+        rnd, _sep, label = rec["task"].partition(" ")
         if rnd == "r0":  # warm-up round
             continue
         (ping if label == "ping" else facts).append(rec["seconds"])

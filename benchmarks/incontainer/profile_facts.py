@@ -45,7 +45,7 @@ def main() -> None:
         return shutil.which(name, path="/usr/sbin:/usr/bin:/sbin:/bin:/usr/local/sbin")
 
     walls = []
-    for _ in range(repeats):
+    for _round in range(repeats):
         commands.clear()
         start = time.perf_counter()
         facts.gather(run, which)

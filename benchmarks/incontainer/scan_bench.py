@@ -28,7 +28,7 @@ NOBODY = 65534
 def spawn(count: int, seconds: int) -> dict[str, Any]:
     env = {"LD_PRELOAD": LIBCRYPTO, "PATH": "/usr/bin:/bin"}
     pids = []
-    for _ in range(count):
+    for _index in range(count):
         proc = subprocess.Popen(  # bounded: every child exits after `seconds`
             ["sleep", str(seconds)],
             env=env,
