@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from typing import Any, Callable
 
 from ansible_collections.patchwise.openssl.plugins.module_utils._openssl.versiontext import (
@@ -59,12 +60,41 @@ def _is_elf(path: str) -> bool:
         return False
 
 
+def _own_openssl_version() -> str:
+    """``ssl.OPENSSL_VERSION`` of the interpreter running this code (no process started)."""
+    import ssl
+
+    return ssl.OPENSSL_VERSION + "\n"
+
+
+def _is_running_interpreter(path: str, running: str | None) -> bool:
+    if not running:
+        return False
+    try:
+        return os.path.realpath(path) == os.path.realpath(running)
+    except (OSError, ValueError):
+        return False
+
+
 def probe(
-    paths: list[str], run: Callable[[list], tuple], warnings: list[str]
+    paths: list[str],
+    run: Callable[[list], tuple],
+    warnings: list[str],
+    running: str | None = sys.executable,
+    own_version: Callable[[], str] = _own_openssl_version,
 ) -> list[dict[str, Any]]:
+    """Probe each interpreter. The interpreter that runs this code (``running``, by real path)
+    is answered in-process with its own ``ssl.OPENSSL_VERSION``: same binary, same ``_ssl``
+    module, no second interpreter start."""
     runtimes = []
     for path in paths:
-        rc, out, err = run([path, "-I", "-c", PROBE])
+        if _is_running_interpreter(path, running):
+            try:
+                rc, out, err = 0, own_version(), ""
+            except ImportError as exc:  # an interpreter built without _ssl
+                rc, out, err = 1, "", f"{type(exc).__name__}: {exc}"
+        else:
+            rc, out, err = run([path, "-I", "-c", PROBE])
         if rc != 0:
             detail = (err or out).strip().splitlines()
             warnings.append(f"{path}: cannot import ssl ({detail[-1][:120] if detail else rc})")
