@@ -3,9 +3,10 @@
 """Fleet summary and report renderers for assessments made by :mod:`assess`.
 
 Pure functions over plain dicts: :func:`fleet_summary` ranks hosts and counts findings;
-:func:`render_json`, :func:`render_markdown`, :func:`render_html` (one self-contained page:
-inline CSS and an inline SVG chart, no external reference of any kind) and
-:func:`render_prometheus` (node_exporter textfile format) turn them into text. Atomic file
+:func:`render_json` (compact: :func:`render_host_json` for per-host files),
+:func:`render_markdown`, :func:`render_html` (one self-contained page: inline CSS and an inline
+SVG chart, no external reference of any kind) and :func:`render_prometheus` (node_exporter
+textfile format) turn them into text. Atomic file
 writing with restrictive modes is :func:`write_atomic`. Standard library only.
 """
 
@@ -248,9 +249,25 @@ def stats(summary: Mapping[str, Any], top: int = 10) -> dict[str, Any]:
 # =========================================================================================
 
 
-def render_json(data: Any) -> str:
-    """Stable, indented JSON (sorted keys) with a trailing newline."""
-    return json.dumps(data, indent=2, sort_keys=True, default=str, ensure_ascii=False) + "\n"
+def render_json(data: Any, compact: bool = False) -> str:
+    """Stable JSON (sorted keys) with a trailing newline: indented for people (the fleet
+    summary), or ``compact`` without whitespace for machine-read files (host reports).
+
+    ``indent`` makes ``json`` fall back to its pure-Python encoder; the compact form keeps the C
+    encoder and is several times faster on large host reports, at half the size.
+    """
+    if compact:
+        text = json.dumps(
+            data, separators=(",", ":"), sort_keys=True, default=str, ensure_ascii=False
+        )
+    else:
+        text = json.dumps(data, indent=2, sort_keys=True, default=str, ensure_ascii=False)
+    return text + "\n"
+
+
+def render_host_json(assessment: Any) -> str:
+    """A per-host report file: compact JSON (see :func:`render_json`)."""
+    return render_json(assessment, compact=True)
 
 
 def _md(text: Any) -> str:

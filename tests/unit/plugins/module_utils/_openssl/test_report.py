@@ -263,3 +263,16 @@ def test_write_atomic_error(tmp_path):
 )
 def test_safe_filename(name, expected):
     assert report.safe_filename(name) == expected
+
+
+def test_render_json_summary_stays_indented(summary):
+    text = report.render_json(summary)
+    assert text.startswith("{\n  ")
+
+
+def test_render_host_json_is_compact_and_equal(summary):
+    compact = report.render_host_json(summary)
+    assert compact.endswith("}\n") and compact.count("\n") == 1
+    assert json.loads(compact) == json.loads(report.render_json(summary))
+    assert compact == report.render_json(summary, compact=True)
+    assert len(compact) < len(report.render_json(summary))
