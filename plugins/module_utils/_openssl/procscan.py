@@ -3,8 +3,14 @@
 """One pass over /proc: which processes map libssl/libcrypto, and is that copy stale?
 
 Cost model: every ``/proc/PID/maps`` is read exactly once and tested with two substring checks;
-everything else (status, exe, cmdline, cgroup, namespaces, stat of the mapped path, fd links,
-socket tables) is done only for the processes that map an OpenSSL library.
+everything else is done only for the processes that map an OpenSSL library, and as little as
+the result needs: ``/proc/PID/stat`` (comm, ppid) and the owner of ``/proc/PID`` instead of
+``status`` (``status`` only for root-owned entries, which may be non-dumpable processes of
+another user), ``cmdline``, ``exe``, the mount namespace, the root link only when a library is
+not deleted, the fd links only in network namespaces that have a listening socket at all.
+Results shared by identical processes are computed once: the parse of each maps line (less its
+address), the ``stat`` of a mapped path per (mount namespace, root), the socket table per
+network namespace, the parse of each cgroup text, user names.
 
 Stale means either
 
@@ -258,29 +264,128 @@ class ProcReader:
         self.root = root
 
     def path(self, *parts: str) -> str:
-        return self.root + "/" + "/".join(parts)
+        return f"{self.root}/{'/'.join(parts)}"
 
     def listdir(self) -> list[str]:
         return os.listdir(self.root)
 
     def read_bytes(self, *parts: str) -> bytes:
-        with open(self.path(*parts), "rb") as fh:
+        with open(f"{self.root}/{'/'.join(parts)}", "rb") as fh:
             return fh.read()
 
     def read_text(self, *parts: str) -> str:
         return self.read_bytes(*parts).decode("utf-8", "replace")
 
     def readlink(self, *parts: str) -> str:
-        return os.readlink(self.path(*parts))
+        return os.readlink(f"{self.root}/{'/'.join(parts)}")
 
     def stat(self, *parts: str) -> os.stat_result:
-        return os.stat(self.path(*parts))
+        return os.stat(f"{self.root}/{'/'.join(parts)}")
 
     def stat_host(self, path: str) -> os.stat_result:
         return os.stat(path)
 
+    def owner(self, pid: str) -> int:
+        """Owner of ``/proc/PID``: the effective uid of a dumpable process, root otherwise."""
+        return os.stat(f"{self.root}/{pid}").st_uid
+
     def list_fds(self, pid: str) -> list[str]:
-        return os.listdir(self.path(pid, "fd"))
+        return os.listdir(f"{self.root}/{pid}/fd")
+
+
+def _stat_fields(text: str) -> tuple[str, int | None] | None:
+    """(comm, ppid) of a ``/proc/PID/stat`` text; comm may hold spaces and parentheses."""
+    start, end = text.find("("), text.rfind(")")
+    if start == -1 or end < start:
+        return None
+    rest = text[end + 2 :].split(None, 2)
+    ppid = int(rest[1]) if len(rest) > 1 and rest[1].isdigit() else None
+    return text[start + 1 : end], ppid
+
+
+def _mapping_of_line(
+    line: str, cache: dict[str, tuple[Any, ...] | None]
+) -> tuple[str, tuple[Any, ...]] | None:
+    """(address range, (path, kind, inode, dev, deleted, offset is zero)) of one maps line
+    naming an OpenSSL library, or None; the same answer as :func:`parse_maps_line` plus
+    :func:`library_kind`. The parse of everything after the address is cached: identical
+    processes map the same files at the same offsets, only the addresses differ."""
+    parts = line.split(None, 1)
+    if len(parts) != 2:
+        return None
+    addr, rest = parts
+    if rest in cache:
+        info = cache[rest]
+        if info is None:
+            return None
+        start, sep, end = addr.partition("-")
+        try:
+            int(start, 16), int(end, 16)
+        except ValueError:
+            return None
+        return (addr, info) if sep else None
+    try:
+        entry = parse_maps_line(line)
+    except ParseError:
+        # a malformed address says nothing about the rest of the line: not cached
+        return None
+    kind = library_kind(entry["path"])
+    info = None
+    if kind is not None and entry["path"].startswith("/"):
+        info = (
+            entry["path"],
+            kind,
+            entry["inode"],
+            entry["dev"],
+            entry["deleted"],
+            entry["offset"] == 0,
+        )
+    cache[rest] = info
+    return (addr, info) if info is not None else None
+
+
+def _mappings_cached(
+    lines: list[str], cache: dict[str, tuple[Any, ...] | None]
+) -> list[dict[str, Any]]:
+    """:func:`openssl_mappings` over candidate lines, with the per-line parse cache."""
+    found: dict[tuple[str, int, tuple[int, int]], dict[str, Any]] = {}
+    for line in lines:
+        mapped = _mapping_of_line(line, cache)
+        if mapped is None:
+            continue
+        addr, (path, kind, inode, dev, deleted, at_zero) = mapped
+        key = (path, inode, dev)
+        lib = found.get(key)
+        if lib is None:
+            lib = {
+                "path": path,
+                "kind": kind,
+                "inode": inode,
+                "dev": dev,
+                "deleted": deleted,
+                "first_range": None,
+            }
+            found[key] = lib
+        if at_zero and lib["first_range"] is None:
+            lib["first_range"] = addr
+    return list(found.values())
+
+
+def _candidate_lines_bytes(data: bytes) -> list[str]:
+    """Lines of a maps text naming libssl/libcrypto, found in the raw bytes; only those lines
+    are decoded."""
+    starts: set[int] = set()
+    for anchor in (b"/libssl", b"/libcrypto"):
+        pos = data.find(anchor)
+        while pos != -1:
+            starts.add(data.rfind(b"\n", 0, pos) + 1)
+            pos = data.find(anchor, pos + 1)
+    lines = []
+    for start in sorted(starts):
+        end = data.find(b"\n", start)
+        raw = data[start:] if end == -1 else data[start:end]
+        lines.append(raw.decode("utf-8", "replace"))
+    return lines
 
 
 def _status_fields(text: str) -> dict[str, str]:
@@ -331,10 +436,13 @@ class Scanner:
         self._ranges: dict[int, tuple[Any, str | None]] = {}
         self._check_errors: list[str] = []
         self._self_mnt: str | None = None
+        self._line_cache: dict[str, tuple[Any, ...] | None] = {}
+        self._cgroup_cache: dict[str, dict[str, Any]] = {}
+        self._other_root: dict[tuple[str, str], bool] = {}
         self.pids_seen = 0
 
     # -- phase 1: the cheap pass ---------------------------------------------------------
-    def _candidates(self) -> list[tuple[str, str]]:
+    def _candidates(self) -> list[tuple[str, bytes]]:
         hits = []
         try:
             entries = self.reader.listdir()
@@ -354,7 +462,7 @@ class Scanner:
                     self._unreadable(pid, f"maps: {exc.strerror or exc}")
                 continue
             if b"libssl" in data or b"libcrypto" in data:
-                hits.append((pid, data.decode("utf-8", "replace")))
+                hits.append((pid, data))
         return hits
 
     def _unreadable(self, pid: str, error: str) -> None:
@@ -403,11 +511,7 @@ class Scanner:
         other_ns = bool(mnt_ns and self._self_mnt and mnt_ns != self._self_mnt)
         other_root = False
         if other_ns:
-            try:
-                st = self.reader.stat(pid, "root")
-                other_root = (st.st_dev, st.st_ino) != self._root_identity()
-            except OSError:
-                other_root = False
+            other_root = self._has_other_root(pid, mnt_ns or "")
         if cgroup.get("container_runtime") or other_root:
             return {
                 "id": cgroup.get("container_id"),
@@ -416,13 +520,28 @@ class Scanner:
             }
         return None
 
+    def _has_other_root(self, pid: str, mnt_ns: str) -> bool:
+        """Whether the root of a process in another mount namespace is another directory than
+        ours; the same for every process of that namespace with the same root link."""
+        root = self._safe(self.reader.readlink, pid, "root")
+        key = (mnt_ns, root) if root else None
+        if key is not None and key in self._other_root:
+            return self._other_root[key]
+        try:
+            st = self.reader.stat(pid, "root")
+            other = (st.st_dev, st.st_ino) != self._root_identity()
+        except OSError:
+            return False
+        if key is not None:
+            self._other_root[key] = other
+        return other
+
     def _stale(
-        self, pid: str, lib: dict[str, Any], mnt_ns: str | None
+        self, pid: str, lib: dict[str, Any], mnt_ns: str | None, root: str | None
     ) -> tuple[bool, str | None, str | None]:
         if lib["deleted"]:
             return True, "deleted", None
         # chrooted processes share our mount namespace but not our root: key on both
-        root = self._safe(self.reader.readlink, pid, "root")
         key = (mnt_ns or pid, root or pid, lib["path"])
         cached = self._stat_cache.get(key)
         if cached is None:
@@ -455,14 +574,22 @@ class Scanner:
         return error
 
     def _sockets(self, pid: str) -> list[dict[str, Any]]:
+        """Listening sockets of a process. The fd links are read only when the process's
+        network namespace has a listening socket at all (the tables are read once per
+        namespace); most processes live in namespaces where nothing listens, or hold no
+        socket."""
+        table = self._net_table(pid)
+        if not table:
+            return []
         try:
             fds = self.reader.list_fds(pid)
         except OSError:
             return []
+        readlink = self.reader.readlink
         inodes = set()
         for fd in fds:
             try:
-                target = self.reader.readlink(pid, "fd", fd)
+                target = readlink(pid, "fd", fd)
             except OSError:
                 continue
             if target.startswith("socket:["):
@@ -470,9 +597,6 @@ class Scanner:
                     inodes.add(int(target[8:-1]))
                 except ValueError:
                     continue
-        if not inodes:
-            return []
-        table = self._net_table(pid)
         found = [table[i] for i in inodes if i in table]
         found.sort(key=lambda s: (s["proto"], s["port"], s["address"]))
         return [dict(s) for s in found]
@@ -490,35 +614,58 @@ class Scanner:
             self._net_cache[net_ns] = table
         return self._net_cache[net_ns]
 
-    def _describe(self, pid: str, maps_text: str) -> dict[str, Any] | None:
-        libs = openssl_mappings(maps_text)
+    def _identity(self, pid: str) -> tuple[str | None, int | None, int | None] | None:
+        """(comm, ppid, uid) from ``/proc/PID/stat`` and the owner of ``/proc/PID``. A root-owned
+        entry is either a root process or a non-dumpable one (after setuid, e.g. nginx
+        workers): only then is ``status`` read for the real uid. None: the process is gone."""
+        stat_text = self._safe(self.reader.read_text, pid, "stat")
+        fields = _stat_fields(stat_text) if stat_text else None
+        if fields is None:
+            return None
+        comm, ppid = fields
+        uid = self._safe(self.reader.owner, pid)
+        if uid is None or uid == 0:
+            status = _status_fields(self._safe(self.reader.read_text, pid, "status") or "")
+            if not status:
+                return None
+            try:
+                uid = int(status.get("Uid", "").split()[0])
+            except (ValueError, IndexError):
+                uid = None
+        return comm, ppid, uid
+
+    def _cgroup(self, text: str | None) -> dict[str, Any]:
+        text = text or ""
+        parsed = self._cgroup_cache.get(text)
+        if parsed is None:
+            parsed = parse_cgroup(text)
+            self._cgroup_cache[text] = parsed
+        return dict(parsed)
+
+    def _describe(self, pid: str, maps: bytes) -> dict[str, Any] | None:
+        libs = _mappings_cached(_candidate_lines_bytes(maps), self._line_cache)
         if not libs:
             return None
-        status = _status_fields(self._safe(self.reader.read_text, pid, "status") or "")
-        if not status:
-            # process exited between reading maps and status
+        identity = self._identity(pid)
+        if identity is None:
+            # process exited between reading maps and stat
             return None
-        uid = None
-        try:
-            uid = int(status.get("Uid", "").split()[0])
-        except (ValueError, IndexError):
-            uid = None
+        comm, ppid, uid = identity
         cmdline_raw = self._safe(self.reader.read_bytes, pid, "cmdline") or b""
         cmdline = [a.decode("utf-8", "replace") for a in cmdline_raw.split(b"\x00") if a]
         mnt_ns = self._safe(self.reader.readlink, pid, "ns", "mnt")
-        cgroup_text = (
+        cgroup = self._cgroup(
             self._safe(self.reader.read_text, pid, "cgroup") if self._wants_cgroup(mnt_ns) else None
         )
-        cgroup = parse_cgroup(cgroup_text or "")
         exe = self._safe(self.reader.readlink, pid, "exe")
         process = {
             "pid": int(pid),
-            "ppid": int(status["PPid"]) if status.get("PPid", "").isdigit() else None,
+            "ppid": ppid,
             "uid": uid,
             "user": _user_name(uid, self._uid_cache) if uid is not None else None,
             "exe": exe[: -len(DELETED)] if exe and exe.endswith(DELETED) else exe,
             "exe_deleted": bool(exe and exe.endswith(DELETED)),
-            "comm": status.get("Name"),
+            "comm": comm,
             "cmdline": cmdline,
             "cgroup": cgroup["path"],
             "container": self._container(pid, mnt_ns, cgroup),
@@ -530,8 +677,14 @@ class Scanner:
             "libraries": [],
             "stale": False,
         }
+        # the root link matters only for the inode check of libraries that are not deleted
+        root = (
+            self._safe(self.reader.readlink, pid, "root")
+            if any(not lib["deleted"] for lib in libs)
+            else None
+        )
         for lib in libs:
-            stale, reason, check_error = self._stale(pid, lib, mnt_ns)
+            stale, reason, check_error = self._stale(pid, lib, mnt_ns, root)
             entry = {
                 "path": lib["path"],
                 "kind": lib["kind"],
@@ -603,10 +756,10 @@ class Scanner:
 
     def scan(self) -> dict[str, Any]:
         processes = []
-        for pid, maps_text in self._candidates():
+        for pid, maps in self._candidates():
             if pid == self.self_pid:
                 continue
-            proc = self._describe(pid, maps_text)
+            proc = self._describe(pid, maps)
             if proc is not None:
                 processes.append(proc)
         self._group_masters(processes)

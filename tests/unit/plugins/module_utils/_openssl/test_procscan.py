@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ansible_collections.patchwise.openssl.plugins.module_utils._openssl import procscan
 from ansible_collections.patchwise.openssl.plugins.module_utils._openssl.errors import ParseError
 from ansible_collections.patchwise.openssl.plugins.module_utils._openssl.procscan import (
     ProcReader,
@@ -51,6 +52,7 @@ class FakeReader(ProcReader):
         super().__init__("/fakeproc")
         self.procs = procs
         self.net = net or {}
+        self.reads: list[tuple[str, ...]] = []
 
     def _proc(self, pid: str) -> dict[str, Any]:
         if pid not in self.procs:
@@ -61,10 +63,15 @@ class FakeReader(ProcReader):
         return [*self.procs, "self", "net", "sys"]
 
     def read_bytes(self, *parts: str) -> bytes:
+        self.reads.append(parts)
         proc = self._proc(parts[0])
         key = "/".join(parts[1:])
         if key.startswith("net/"):
+            if key[4:] not in self.net:
+                raise FileNotFoundError(errno.ENOENT, key)
             return self.net[key[4:]].encode()
+        if key == "stat":  # /proc/PID/stat, the kernel's layout, from the status fields
+            return stat_line(parts[0], proc.get("status")).encode()
         value = proc.get(key)
         if isinstance(value, Exception):
             raise value
@@ -90,7 +97,30 @@ class FakeReader(ProcReader):
         return table[path]
 
     def list_fds(self, pid: str) -> list[str]:
+        self.reads.append((pid, "fd"))
         return list(self._proc(pid).get("fd", {}))
+
+    def owner(self, pid: str) -> int:
+        """Owner of /proc/PID: the effective uid, root for non-dumpable processes."""
+        proc = self._proc(pid)
+        fields = _fields(proc.get("status"))
+        if "Uid" not in fields:
+            raise FileNotFoundError(errno.ENOENT, "gone")
+        return 0 if proc.get("nondumpable") else int(fields["Uid"].split()[1])
+
+
+def _fields(text: Any) -> dict[str, str]:
+    if not isinstance(text, str):
+        return {}
+    return dict(line.split(":\t", 1) for line in text.splitlines() if ":\t" in line)
+
+
+def stat_line(pid: str, status_text: Any) -> str:
+    """The first fields of /proc/PID/stat as the kernel writes them: pid (comm) state ppid ..."""
+    fields = _fields(status_text)
+    if "Name" not in fields:
+        raise FileNotFoundError(errno.ENOENT, "gone")
+    return f"{pid} ({fields['Name']}) S {fields['PPid']} {pid} {pid} 0 -1 4194560 125 0 0 0\n"
 
 
 def status(name: str, ppid: int, uid: int = 0) -> str:
@@ -475,3 +505,148 @@ def test_ipv6_addresses() -> None:
     mapped = line.replace("00000000000000000000000001000000", "0000000000000000FFFF00000100007F")
     assert parse_net_table("h\n" + line, "tcp6")[4242]["address"] == "::1"
     assert parse_net_table("h\n" + mapped, "tcp6")[4242]["address"] == "::ffff:127.0.0.1"
+
+
+# -- the cheap common path ------------------------------------------------------------------
+
+_MAPS_CACHE: dict[str, Any] = {}
+
+
+@settings(max_examples=1000 * SCALE, deadline=None)
+@given(st.lists(st.one_of(MAPS_LINE, st.text(max_size=80)), max_size=20))
+def test_property_cached_mappings_equal_the_plain_parse(lines: list[str]) -> None:
+    """The scanner's path (candidate lines found in the raw bytes, per-line parse cache shared
+    across processes) gives exactly what openssl_mappings gives."""
+    text = "\n".join(lines)
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        return  # /proc gives bytes; lone surrogates cannot come from it
+    cached = procscan._mappings_cached(procscan._candidate_lines_bytes(data), _MAPS_CACHE)
+    assert cached == openssl_mappings(text)
+
+
+def test_identical_processes_share_parses_but_keep_their_own_ranges() -> None:
+    maps = (PROC / "debian12-python-stale-maps.txt").read_text()
+    shifted = maps.replace("7f", "7e")  # same files, other addresses (ASLR)
+    cache: dict[str, Any] = {}
+    first = procscan._mappings_cached(procscan._candidate_lines_bytes(maps.encode()), cache)
+    size = len(cache)
+    second = procscan._mappings_cached(procscan._candidate_lines_bytes(shifted.encode()), cache)
+    assert len(cache) == size  # nothing parsed again
+    assert first == openssl_mappings(maps) and second == openssl_mappings(shifted)
+    assert [lib["first_range"] for lib in first] != [lib["first_range"] for lib in second]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("4242 (sleep) S 1 4242 4242 0 -1 4194560\n", ("sleep", 1)),
+        ("77 (a b) (c)) R 12 77 77 0 -1\n", ("a b) (c)", 12)),
+        ("77 (x", None),
+        ("", None),
+    ],
+)
+def test_stat_fields(text: str, expected: Any) -> None:
+    assert procscan._stat_fields(text) == expected
+
+
+def _sleepers(count: int, maps: str, **extra: Any) -> dict[str, dict[str, Any]]:
+    return {
+        str(1000 + i): {
+            "maps": maps,
+            "status": status("sleep", 1, 65534),
+            "cmdline": "sleep\x001800\x00",
+            "links": {"ns/mnt": "mnt:[1]", "ns/net": "net:[9]", "exe": "/usr/bin/sleep"},
+            "fd": {"0": "/dev/null", "1": "/dev/null", "2": "/dev/null"},
+            **extra,
+        }
+        for i in range(count)
+    }
+
+
+def test_uid_from_the_proc_entry_owner_status_only_when_root_owned() -> None:
+    """A dumpable process's /proc/PID belongs to its uid: no status read. A root-owned entry
+    is root or a non-dumpable process (nginx worker after setuid): status gives the real uid."""
+    maps = (PROC / "podman-container-haproxy-maps.txt").read_text()
+    procs = _sleepers(2, maps)
+    procs["2000"] = {**procs["1000"], "status": status("nginx", 1, 33), "nondumpable": True}
+    procs["2001"] = {**procs["1000"], "status": status("nginx", 1, 0)}
+    reader = FakeReader(procs)
+    result = Scanner(reader, self_pid=1, systemd=False).scan()
+    uids = {p["pid"]: (p["uid"], p["comm"], p["ppid"]) for p in result["processes"]}
+    assert uids == {
+        1000: (65534, "sleep", 1),
+        1001: (65534, "sleep", 1),
+        2000: (33, "nginx", 1),
+        2001: (0, "nginx", 1),
+    }
+    status_reads = sorted(parts[0] for parts in reader.reads if parts[1:] == ("status",))
+    assert status_reads == ["2000", "2001"]
+
+
+def test_fds_are_listed_only_where_something_listens() -> None:
+    """Processes in a network namespace without a listening socket cost no fd listing; in a
+    namespace with one, every process's fds are checked (any of them may hold it)."""
+    maps = (PROC / "podman-container-haproxy-maps.txt").read_text()
+    procs, net = _s_server_procs()
+    quiet = _sleepers(3, maps, links={"ns/mnt": "mnt:[1]", "ns/net": "net:[77]"})
+
+    class TwoNamespaces(FakeReader):
+        def read_bytes(self, *parts: str) -> bytes:
+            if len(parts) == 3 and parts[1] == "net" and parts[0] in quiet:
+                self.reads.append(parts)
+                return b"  sl  local_address rem_address   st\n"  # nothing at all
+            return super().read_bytes(*parts)
+
+    reader = TwoNamespaces({**procs, **quiet}, net)
+    result = Scanner(reader, self_pid=1, systemd=False).scan()
+    listed = {parts[0] for parts in reader.reads if parts[1:] == ("fd",)}
+    assert listed == set(procs)
+    by_pid = {p["pid"]: p for p in result["processes"]}
+    assert by_pid[8961]["listening"] == [{"proto": "tcp", "address": "127.0.0.1", "port": 8443}]
+    assert all(by_pid[int(pid)]["listening"] == [] for pid in quiet)
+    net_reads = [parts for parts in reader.reads if parts[1:2] == ("net",)]
+    assert len(net_reads) == 8  # four tables, once per namespace
+
+
+def test_deleted_only_processes_need_no_root_link_and_all_are_found() -> None:
+    """2,000-style identical stale processes: every one is reported stale (recall 1.0), and
+    with every library deleted the inode check (root link, stat) is not needed."""
+    maps = (PROC / "debian12-s_server-after-dpkg-upgrade-maps.txt").read_text()
+    procs = _sleepers(50, maps)
+
+    class CountingReader(FakeReader):
+        def readlink(self, *parts: str) -> str:
+            self.reads.append(parts)
+            return super().readlink(*parts)
+
+        def stat(self, *parts: str) -> Any:
+            raise AssertionError(f"no stat expected: {parts}")
+
+    reader = CountingReader(procs)
+    result = Scanner(reader, self_pid=1, systemd=False).scan()
+    assert len(result["processes"]) == 50
+    assert all(p["stale"] for p in result["processes"])
+    assert not [parts for parts in reader.reads if parts[1:] == ("root",)]
+
+
+def test_inode_check_stat_once_per_namespace_and_root() -> None:
+    maps = (PROC / "debian12-python-stale-maps.txt").read_text()
+    stats = stat_from_json("debian12-python-stale-stat.json")
+    procs = _sleepers(20, maps, stat=stats)
+    for proc in procs.values():
+        proc["links"] = {**proc["links"], "root": "/"}
+    calls: list[tuple[str, ...]] = []
+
+    class CountingReader(FakeReader):
+        def stat(self, *parts: str) -> Any:
+            calls.append(parts)
+            return super().stat(*parts)
+
+    result = Scanner(CountingReader(procs), self_pid=1, systemd=False).scan()
+    reasons = {
+        (lib["kind"], lib["stale_reason"]) for p in result["processes"] for lib in p["libraries"]
+    }
+    assert reasons == {("libcrypto", "deleted"), ("libssl", "inode_mismatch")}
+    assert len(calls) == 1  # libssl's path, once for all 20 processes
