@@ -247,6 +247,23 @@ def _packages(
     return packages, owners, versions
 
 
+def _package_queries(
+    manager: PackageManager, candidates: bool, warnings: list[str]
+) -> tuple[list[dict[str, Any]], set[str], dict[str, str | None]]:
+    """Installed packages, then the candidates of the OpenSSL ones (one batched query; the
+    cache is never refreshed). Returns (installed, names asked, candidates)."""
+    installed = manager.installed()
+    if not candidates:
+        return installed, set(), {}
+    asked = {p["name"] for p in installed if PackageManager.is_openssl_package(p, set())}
+    try:
+        answered = manager.candidates(sorted(asked))
+    except Exception as exc:  # the inventory stands without candidates
+        warnings.append(f"candidate query: {exc}")
+        return installed, set(), {}
+    return installed, asked, answered
+
+
 class Background:
     """Run a slow, independent step (a package-cache query, interpreter starts) in a thread
     while /proc is scanned; the commands are separate processes, so this uses the second CPU.
@@ -321,13 +338,15 @@ def gather(
     }
     facts["distro"] = distro_facts(get_bin_path, opts["proc_root"])
     manager = select_manager(get_bin_path, run, warnings)
-    installed = manager.installed() if manager is not None else []
-    prefetch = None
-    asked: set[str] = set()
-    if manager is not None and opts["candidates"]:
-        asked = {p["name"] for p in installed if PackageManager.is_openssl_package(p, set())}
-        names = sorted(asked)
-        prefetch = Background(lambda: manager.candidates(names), {}, "candidate query")
+    package_queries = None
+    if manager is not None:
+        # the package database and the candidate query (the slowest command on hosts whose apt
+        # keeps no binary cache) run while the CLI and /proc are examined
+        package_queries = Background(
+            lambda: _package_queries(manager, bool(opts["candidates"]), warnings),
+            ([], set(), {}),
+            "package query",
+        )
     pythons = None
     if opts["runtimes"]:
         bg_warnings: list[str] = []
@@ -370,7 +389,10 @@ def gather(
     versions: dict[str, str] = {}
     exes = sorted({p["exe"] for p in scan["processes"] if p["exe"] and not p["container"]})
     init_scripts = [] if facts["distro"]["systemd_pid1"] else _list_init_scripts()
-    prefetched = (asked, prefetch.join(warnings) if prefetch is not None else {})
+    installed, asked, answered = (
+        package_queries.join(warnings) if package_queries is not None else ([], set(), {})
+    )
+    prefetched = (asked, answered)
     if manager is not None:
         lib_paths = sorted(
             {lib["real_path"] for lib in libraries} | {p for lib in libraries for p in lib["paths"]}

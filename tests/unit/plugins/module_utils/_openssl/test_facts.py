@@ -203,3 +203,37 @@ def test_finish_processes_init_script_and_in_use() -> None:
 def test_os_release_parsing() -> None:
     osr = facts.parse_os_release('ID=debian\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\n# x\n')
     assert osr == {"ID": "debian", "VERSION_ID": "12", "VERSION_CODENAME": "bookworm"}
+
+
+class _Manager(packages.DpkgManager):
+    def __init__(self, fail: bool) -> None:
+        super().__init__(lambda argv: (0, "", ""), [])
+        self.fail = fail
+        self.asked: list[list[str]] = []
+
+    def installed(self) -> list[dict[str, Any]]:
+        return packages.parse_dpkg_query((FIX / "dpkg" / "debian12-dpkg-query-all.txt").read_text())
+
+    def candidates(self, names: list[str]) -> dict[str, str | None]:
+        self.asked.append(names)
+        if self.fail:
+            raise OSError("apt-cache: killed")
+        return dict.fromkeys(names, "3.0.99-1")
+
+
+def test_package_queries_run_together_and_a_failed_candidate_query_keeps_the_inventory() -> None:
+    warnings: list[str] = []
+    ok = _Manager(fail=False)
+    installed, asked, answered = facts._package_queries(ok, True, warnings)
+    assert len(ok.asked) == 1 and set(ok.asked[0]) == asked
+    assert "libssl3:amd64" in asked and answered["libssl3:amd64"] == "3.0.99-1"
+    assert len(installed) > len(asked)
+
+    failing = _Manager(fail=True)
+    installed2, asked2, answered2 = facts._package_queries(failing, True, warnings)
+    assert installed2 == installed and (asked2, answered2) == (set(), {})
+    assert warnings == ["candidate query: apt-cache: killed"]
+
+    off = _Manager(fail=False)
+    assert facts._package_queries(off, False, [])[1:] == (set(), {})
+    assert off.asked == []
