@@ -12,6 +12,7 @@ scenario extensions/molecule/refresh.
 
 from __future__ import annotations
 
+import gzip
 import json
 import pathlib
 from typing import Any
@@ -28,7 +29,15 @@ FIXTURES = pathlib.Path(__file__).resolve().parents[2] / "fixtures" / "refresh"
 SCAN = json.loads((FIXTURES / "debian12-scan-stale.json").read_text(encoding="utf-8"))
 # signals and commands the module tried to send or run
 ACTIONS: list[tuple[Any, ...]] = []
-INIT_D = {p.name: p.read_text(encoding="utf-8") for p in (FIXTURES / "debian12-initd").iterdir()}
+# Init scripts whose first line trips the repository's shebang check are kept gzip-compressed.
+INIT_D = {
+    p.name.removesuffix(".gz"): (
+        gzip.decompress(p.read_bytes()).decode()
+        if p.suffix == ".gz"
+        else p.read_text(encoding="utf-8")
+    )
+    for p in (FIXTURES / "debian12-initd").iterdir()
+}
 
 
 class RecordedHost(rf.Host):
