@@ -1,9 +1,9 @@
-#!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-3.0-or-later
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Check an HTML fleet report (``index.html``) in a real headless browser.
 
-Usage: tests/tools/check_html_report.py REPORT.html [--expect-host NAME ...] [--screenshot PNG]
+Usage: python3 tests/tools/check_html_report.py REPORT.html [--expect-host NAME ...]
+                                                [--screenshot PNG] [--chromium PATH]
 
 Uses Debian's ``chromium`` (``apt-get install chromium``); installs nothing. Two browser runs,
 both offline (``file://``, no network services, a throw-away profile):
@@ -106,9 +106,13 @@ class ReportDom(HTMLParser):
 
 
 def find_chromium(explicit: str | None) -> str | None:
-    """The chromium binary: --chromium, $CHROMIUM, Debian's paths, then PATH."""
-    for candidate in (explicit, os.environ.get("CHROMIUM"), *CHROMIUM_CANDIDATES):
-        if candidate and os.access(candidate, os.X_OK):
+    """The chromium binary: --chromium or $CHROMIUM if given (no fallback), else Debian's
+    paths, then PATH."""
+    explicit = explicit or os.environ.get("CHROMIUM")
+    if explicit:
+        return explicit if os.access(explicit, os.X_OK) else None
+    for candidate in CHROMIUM_CANDIDATES:
+        if os.access(candidate, os.X_OK):
             return candidate
     return shutil.which("chromium")
 
@@ -226,10 +230,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     chromium = find_chromium(args.chromium)
     if chromium is None:
-        print(
-            "check_html_report: chromium is not installed (Debian: apt-get install chromium)",
-            file=sys.stderr,
-        )
+        wanted = args.chromium or os.environ.get("CHROMIUM")
+        where = f"{wanted} is not executable" if wanted else "chromium is not installed"
+        print(f"check_html_report: {where} (Debian: apt-get install chromium)", file=sys.stderr)
         return 3
     png = (args.screenshot or report.with_suffix(".png")).resolve()
     url = report.as_uri()
