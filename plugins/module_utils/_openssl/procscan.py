@@ -5,12 +5,13 @@
 Cost model: every ``/proc/PID/maps`` is read exactly once and tested with two substring checks;
 everything else is done only for the processes that map an OpenSSL library, and as little as
 the result needs: ``/proc/PID/stat`` (comm, ppid) and the owner of ``/proc/PID`` instead of
-``status`` (``status`` only for root-owned entries, which may be non-dumpable processes of
-another user), ``cmdline``, ``exe``, the mount namespace, the root link only when a library is
-not deleted, the fd links only in network namespaces that have a listening socket at all.
-Results shared by identical processes are computed once: the parse of each maps line (less its
-address), the ``stat`` of a mapped path per (mount namespace, root), the socket table per
-network namespace, the parse of each cgroup text, user names.
+``status`` (read only for root-owned entries, which may be non-dumpable processes of another
+user, and for processes of other user namespaces), ``cmdline``, ``exe``, the mount namespace,
+the root link only when a library is not deleted, the fd links only in network namespaces that
+have a listening socket at all. Results shared by identical processes are computed once: the
+parse of each maps line (less its address), the ``stat`` of a mapped path per (mount
+namespace, root), the socket table per network namespace, the parse of each cgroup text, user
+names.
 
 Stale means either
 
@@ -451,6 +452,7 @@ class Scanner:
         self._ranges: dict[int, tuple[Any, str | None]] = {}
         self._check_errors: list[str] = []
         self._self_mnt: str | None = None
+        self._self_user_ns: str | None = None
         self._line_cache: dict[str, tuple[Any, ...] | None] = {}
         self._cgroup_cache: dict[str, dict[str, Any]] = {}
         self._other_root: dict[tuple[str, str], bool] = {}
@@ -630,16 +632,20 @@ class Scanner:
         return self._net_cache[net_ns]
 
     def _identity(self, pid: str) -> tuple[str | None, int | None, int | None] | None:
-        """(comm, ppid, uid) from ``/proc/PID/stat`` and the owner of ``/proc/PID``. A root-owned
-        entry is either a root process or a non-dumpable one (after setuid, e.g. nginx
-        workers): only then is ``status`` read for the real uid. None: the process is gone."""
+        """(comm, ppid, uid) from ``/proc/PID/stat`` and the owner of ``/proc/PID``.
+
+        The owner is the process's uid only for a dumpable process of our user namespace. A
+        non-dumpable process (after setuid, e.g. nginx workers) shows the root of its user
+        namespace instead: 0 in ours, the mapped root uid in a rootless container's. So
+        ``status`` is read for the real uid when the owner is 0 or the process is in another
+        (or an unknown) user namespace. None: the process is gone."""
         stat_text = self._safe(self.reader.read_text, pid, "stat")
         fields = _stat_fields(stat_text) if stat_text else None
         if fields is None:
             return None
         comm, ppid = fields
         uid = self._safe(self.reader.owner, pid)
-        if uid is None or uid == 0:
+        if uid == 0 or uid is None or not self._same_user_ns(pid):
             status = _status_fields(self._safe(self.reader.read_text, pid, "status") or "")
             if not status:
                 return None
@@ -648,6 +654,12 @@ class Scanner:
             except (ValueError, IndexError):
                 uid = None
         return comm, ppid, uid
+
+    def _same_user_ns(self, pid: str) -> bool:
+        if self._self_user_ns is None:
+            self._self_user_ns = self._safe(self.reader.readlink, self.self_pid, "ns", "user") or ""
+        user_ns = self._safe(self.reader.readlink, pid, "ns", "user")
+        return bool(user_ns and user_ns == self._self_user_ns)
 
     def _cgroup(self, text: str | None) -> dict[str, Any]:
         text = text or ""

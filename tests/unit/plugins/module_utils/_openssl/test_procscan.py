@@ -106,6 +106,8 @@ class FakeReader(ProcReader):
         fields = _fields(proc.get("status"))
         if "Uid" not in fields:
             raise FileNotFoundError(errno.ENOENT, "gone")
+        if "owner" in proc:
+            return int(proc["owner"])
         return 0 if proc.get("nondumpable") else int(fields["Uid"].split()[1])
 
 
@@ -557,7 +559,12 @@ def _sleepers(count: int, maps: str, **extra: Any) -> dict[str, dict[str, Any]]:
             "maps": maps,
             "status": status("sleep", 1, 65534),
             "cmdline": "sleep\x001800\x00",
-            "links": {"ns/mnt": "mnt:[1]", "ns/net": "net:[9]", "exe": "/usr/bin/sleep"},
+            "links": {
+                "ns/mnt": "mnt:[1]",
+                "ns/net": "net:[9]",
+                "ns/user": "user:[1]",
+                "exe": "/usr/bin/sleep",
+            },
             "fd": {"0": "/dev/null", "1": "/dev/null", "2": "/dev/null"},
             **extra,
         }
@@ -565,13 +572,21 @@ def _sleepers(count: int, maps: str, **extra: Any) -> dict[str, dict[str, Any]]:
     }
 
 
-def test_uid_from_the_proc_entry_owner_status_only_when_root_owned() -> None:
+def test_uid_from_the_proc_entry_owner_status_only_when_needed() -> None:
     """A dumpable process's /proc/PID belongs to its uid: no status read. A root-owned entry
-    is root or a non-dumpable process (nginx worker after setuid): status gives the real uid."""
+    is root or a non-dumpable process (nginx worker after setuid), and a non-dumpable process
+    of a rootless container shows the container's mapped root: status gives the real uid."""
     maps = (PROC / "podman-container-haproxy-maps.txt").read_text()
     procs = _sleepers(2, maps)
+    procs["1"] = {"maps": "", "links": {"ns/user": "user:[1]", "ns/mnt": "mnt:[1]"}}
     procs["2000"] = {**procs["1000"], "status": status("nginx", 1, 33), "nondumpable": True}
     procs["2001"] = {**procs["1000"], "status": status("nginx", 1, 0)}
+    procs["2002"] = {
+        **procs["1000"],
+        "status": status("nginx", 1, 100032),
+        "owner": 100000,  # root of the container's user namespace
+        "links": {**procs["1000"]["links"], "ns/user": "user:[2]"},
+    }
     reader = FakeReader(procs)
     result = Scanner(reader, self_pid=1, systemd=False).scan()
     uids = {p["pid"]: (p["uid"], p["comm"], p["ppid"]) for p in result["processes"]}
@@ -580,9 +595,10 @@ def test_uid_from_the_proc_entry_owner_status_only_when_root_owned() -> None:
         1001: (65534, "sleep", 1),
         2000: (33, "nginx", 1),
         2001: (0, "nginx", 1),
+        2002: (100032, "nginx", 1),
     }
     status_reads = sorted(parts[0] for parts in reader.reads if parts[1:] == ("status",))
-    assert status_reads == ["2000", "2001"]
+    assert status_reads == ["2000", "2001", "2002"]
 
 
 def test_fds_are_listed_only_where_something_listens() -> None:
