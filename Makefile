@@ -26,7 +26,7 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_FORCE_COLOR ?= 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help demo test bench venv venv-test collection-link lint ruff sanity unit package runner molecule \
+.PHONY: help demo test bench venv venv-test collection-link lint ruff sanity unit package runner molecule test-tools \
 	test-hosts build clean
 
 help:  ## Show the targets.
@@ -116,7 +116,11 @@ runner: venv-test collection-link  ## ansible-runner jobs (as AWX runs them) and
 test-hosts:  ## Make podman usable and build the Debian 11/12/13 test images (cached).
 	@tests/hosts/prepare.sh
 
-molecule: venv-test collection-link test-hosts  ## Molecule scenarios on Debian containers.
+test-tools:  ## Debian tools the scenarios use on the controller (headless chromium for reports).
+	@command -v chromium >/dev/null || { echo "== installing Debian's chromium (HTML report check)"; \
+	  apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+molecule: venv-test collection-link test-hosts test-tools  ## Molecule scenarios on Debian containers.
 	@PATH=$(BIN):$$PATH tests/hosts/run-molecule.sh
 
 build:  ## Build the collection tarball into .cache/dist.

@@ -289,7 +289,7 @@ def render_markdown(summary: Mapping[str, Any], top_hosts: int = 50) -> str:
     for db in _list(summary.get("databases")):
         lines.append(
             f"Vulnerability data: generated {db.get('generated_at')}, OpenSSL release-metadata "
-            f"commit {str(db.get('source_commit') or '?')[:12]}, {db.get('records')} records."
+            f"commit {str(db.get('source_commit') or '?')[:12]}, {db.get('records')} CVE entries."
         )
     lines += ["", "## Priorities", "", "| priority | hosts |", "|---|---:|"]
     for p in PRIORITY_ORDER:
@@ -479,7 +479,7 @@ def render_html(summary: Mapping[str, Any], top_hosts: int = 200) -> str:
         parts.append(
             f" Vulnerability data generated {_h(db.get('generated_at'))} from OpenSSL "
             f"release-metadata commit {_h(str(db.get('source_commit') or '?')[:12])} "
-            f"({_h(db.get('records'))} records; Apache-2.0, The OpenSSL Project)."
+            f"({_h(db.get('records'))} CVE entries; Apache-2.0, The OpenSSL Project)."
         )
     parts.append("</p>")
     parts.append('<div class="cards">')
