@@ -41,6 +41,8 @@ _DENIED = (errno.EACCES, errno.EPERM)
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _READ_SIZE = 1 << 17
 TCP_LISTEN = "0A"
+# processes of one network namespace whose fds are listed before its socket tables are read
+NET_TABLE_AFTER = 8
 UDP_UNCONNECTED = "07"
 
 
@@ -260,6 +262,22 @@ def parse_net_table(text: str, proto: str) -> dict[int, dict[str, Any]]:
     return sockets
 
 
+def sockstat_in_use(text: str) -> dict[str, int] | None:
+    """``inuse`` counts of TCP/UDP (v4 or v6) from /proc/net/sockstat{,6}; None when the text
+    names neither (unknown layout: the caller must assume sockets exist)."""
+    counts: dict[str, int] = {}
+    for line in text.splitlines():
+        proto, sep, rest = line.partition(":")
+        if not sep or proto not in ("TCP", "UDP", "TCP6", "UDP6"):
+            continue
+        fields = rest.split()
+        try:
+            counts[proto] = int(fields[fields.index("inuse") + 1])
+        except (ValueError, IndexError):
+            return None
+    return counts or None
+
+
 class ProcReader:
     """Thin, injectable file-system access to /proc (unit tests pass a fake root)."""
 
@@ -447,6 +465,8 @@ class Scanner:
         self.unreadable: list[dict[str, Any]] = []
         self._stat_cache: dict[tuple[str, str, str], tuple[int, int] | str] = {}
         self._net_cache: dict[str, dict[int, dict[str, Any]]] = {}
+        self._net_busy: dict[str, bool] = {}
+        self._net_seen: dict[str, int] = {}
         self._uid_cache: dict[int, str | None] = {}
         self._root_ident: tuple[int, int] | None = None
         self._ranges: dict[int, tuple[Any, str | None]] = {}
@@ -591,17 +611,43 @@ class Scanner:
         return error
 
     def _sockets(self, pid: str) -> list[dict[str, Any]]:
-        """Listening sockets of a process. The fd links are read only when the process's
-        network namespace has a listening socket at all (the tables are read once per
-        namespace); most processes live in namespaces where nothing listens, or hold no
-        socket."""
-        table = self._net_table(pid)
-        if not table:
+        """Listening sockets of a process, cheapest test first, per network namespace:
+
+        1. ``/proc/PID/net/sockstat{,6}`` (a counter read): a namespace without any TCP or UDP
+           socket in use has no listening socket; its processes' fds are never listed.
+        2. The socket tables (``/proc/PID/net/tcp`` walks the whole hash table, milliseconds
+           per read on a busy host) are read once per namespace, when a process holding a
+           socket is met or once the namespace has many processes mapping OpenSSL. A table
+           without listening sockets spares the fd listing of every later process there.
+        """
+        net_ns = self._safe(self.reader.readlink, pid, "ns", "net") or f"pid:{pid}"
+        table = self._net_cache.get(net_ns)
+        if table is not None and not table:
             return []
+        if table is None:
+            if not self._may_listen(pid, net_ns):
+                self._net_cache[net_ns] = {}
+                return []
+            seen = self._net_seen.get(net_ns, 0) + 1
+            self._net_seen[net_ns] = seen
+            if seen >= NET_TABLE_AFTER:
+                table = self._net_table(pid, net_ns)
+                if not table:
+                    return []
+        inodes = self._socket_inodes(pid)
+        if not inodes:
+            return []
+        if table is None:
+            table = self._net_table(pid, net_ns)
+        found = [table[i] for i in inodes if i in table]
+        found.sort(key=lambda s: (s["proto"], s["port"], s["address"]))
+        return [dict(s) for s in found]
+
+    def _socket_inodes(self, pid: str) -> set[int]:
         try:
             fds = self.reader.list_fds(pid)
         except OSError:
-            return []
+            return set()
         readlink = self.reader.readlink
         inodes = set()
         for fd in fds:
@@ -614,12 +660,26 @@ class Scanner:
                     inodes.add(int(target[8:-1]))
                 except ValueError:
                     continue
-        found = [table[i] for i in inodes if i in table]
-        found.sort(key=lambda s: (s["proto"], s["port"], s["address"]))
-        return [dict(s) for s in found]
+        return inodes
 
-    def _net_table(self, pid: str) -> dict[int, dict[str, Any]]:
-        net_ns = self._safe(self.reader.readlink, pid, "ns", "net") or f"pid:{pid}"
+    def _may_listen(self, pid: str, net_ns: str) -> bool:
+        """False only when sockstat says no TCP/UDP socket of the namespace is in use."""
+        busy = self._net_busy.get(net_ns)
+        if busy is None:
+            busy = False
+            for name, required in (("sockstat", True), ("sockstat6", False)):
+                try:
+                    text = self.reader.read_text(pid, "net", name)
+                except OSError as exc:
+                    if required or exc.errno not in _GONE:
+                        busy = True
+                    continue
+                counts = sockstat_in_use(text)
+                busy = busy or counts is None or any(counts.values())
+            self._net_busy[net_ns] = busy
+        return busy
+
+    def _net_table(self, pid: str, net_ns: str) -> dict[int, dict[str, Any]]:
         if net_ns not in self._net_cache:
             table: dict[int, dict[str, Any]] = {}
             for proto in ("tcp", "tcp6", "udp", "udp6"):

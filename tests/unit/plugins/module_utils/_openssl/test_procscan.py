@@ -601,29 +601,78 @@ def test_uid_from_the_proc_entry_owner_status_only_when_needed() -> None:
     assert status_reads == ["2000", "2001", "2002"]
 
 
+def _sockstat(kind: str) -> dict[str, str]:
+    return {
+        "sockstat": (PROC / f"debian12-net-sockstat-{kind}.txt").read_text(),
+        "sockstat6": (PROC / f"debian12-net-sockstat6-{kind}.txt").read_text(),
+    }
+
+
+def test_sockstat_in_use_recorded() -> None:
+    busy = _sockstat("busy")
+    assert procscan.sockstat_in_use(busy["sockstat"]) == {"TCP": 1, "UDP": 0}
+    assert procscan.sockstat_in_use(busy["sockstat6"]) == {"TCP6": 0, "UDP6": 0}
+    empty = _sockstat("empty-netns")
+    assert procscan.sockstat_in_use(empty["sockstat"]) == {"TCP": 0, "UDP": 0}
+    assert procscan.sockstat_in_use("") is None
+    assert procscan.sockstat_in_use("TCP: inuse x\n") is None
+
+
+class NetNamespaces(FakeReader):
+    """/proc/PID/net/* answered per network namespace (the ns/net link of the process)."""
+
+    def __init__(self, procs: dict[str, Any], nets: dict[str, dict[str, str]]) -> None:
+        super().__init__(procs)
+        self.nets = nets
+
+    def read_bytes(self, *parts: str) -> bytes:
+        if len(parts) == 3 and parts[1] == "net":
+            self.reads.append(parts)
+            files = self.nets[self._proc(parts[0])["links"]["ns/net"]]
+            if parts[2] not in files:
+                raise FileNotFoundError(errno.ENOENT, parts[2])
+            return files[parts[2]].encode()
+        return super().read_bytes(*parts)
+
+
 def test_fds_are_listed_only_where_something_listens() -> None:
-    """Processes in a network namespace without a listening socket cost no fd listing; in a
-    namespace with one, every process's fds are checked (any of them may hold it)."""
+    """A network namespace without any TCP/UDP socket in use (sockstat) costs neither fd
+    listings nor socket tables; in a namespace with sockets the fds are checked and the
+    tables read once."""
     maps = (PROC / "podman-container-haproxy-maps.txt").read_text()
     procs, net = _s_server_procs()
-    quiet = _sleepers(3, maps, links={"ns/mnt": "mnt:[1]", "ns/net": "net:[77]"})
-
-    class TwoNamespaces(FakeReader):
-        def read_bytes(self, *parts: str) -> bytes:
-            if len(parts) == 3 and parts[1] == "net" and parts[0] in quiet:
-                self.reads.append(parts)
-                return b"  sl  local_address rem_address   st\n"  # nothing at all
-            return super().read_bytes(*parts)
-
-    reader = TwoNamespaces({**procs, **quiet}, net)
+    quiet = _sleepers(3, maps)
+    for proc in quiet.values():
+        proc["links"] = {**proc["links"], "ns/net": "net:[77]"}
+    nets = {"net:[4026531840]": {**net, **_sockstat("busy")}, "net:[77]": _sockstat("empty-netns")}
+    reader = NetNamespaces({**procs, **quiet}, nets)
     result = Scanner(reader, self_pid=1, systemd=False).scan()
     listed = {parts[0] for parts in reader.reads if parts[1:] == ("fd",)}
     assert listed == set(procs)
     by_pid = {p["pid"]: p for p in result["processes"]}
     assert by_pid[8961]["listening"] == [{"proto": "tcp", "address": "127.0.0.1", "port": 8443}]
+    assert by_pid[8962]["listening"] == [{"proto": "udp6", "address": "::", "port": 4433}]
     assert all(by_pid[int(pid)]["listening"] == [] for pid in quiet)
-    net_reads = [parts for parts in reader.reads if parts[1:2] == ("net",)]
-    assert len(net_reads) == 8  # four tables, once per namespace
+    tables = [p for p in reader.reads if p[1] == "net" and not p[2].startswith("sockstat")]
+    assert len(tables) == 4  # tcp, tcp6, udp, udp6 of the busy namespace, once
+    sockstats = [p for p in reader.reads if p[1] == "net" and p[2].startswith("sockstat")]
+    assert len(sockstats) == 4  # two files, once per namespace
+
+
+def test_busy_namespace_without_listeners_stops_listing_fds() -> None:
+    """Sockets in use but none listening (the recorded TCP table less its LISTEN lines): after
+    NET_TABLE_AFTER processes the tables are read once, and the remaining processes of that
+    namespace are not examined further."""
+    tcp = (PROC / "debian12-net-tcp.txt").read_text().splitlines()
+    connected = "\n".join([tcp[0]] + [line for line in tcp[1:] if line.split()[3] != "0A"])
+    maps = (PROC / "podman-container-haproxy-maps.txt").read_text()
+    procs = _sleepers(30, maps)
+    reader = NetNamespaces(procs, {"net:[9]": {**_sockstat("busy"), "tcp": connected}})
+    result = Scanner(reader, self_pid=1, systemd=False).scan()
+    assert all(p["listening"] == [] for p in result["processes"])
+    listed = [parts for parts in reader.reads if parts[1:] == ("fd",)]
+    assert len(listed) == procscan.NET_TABLE_AFTER - 1
+    assert [p[2] for p in reader.reads if p[1] == "net" and p[2] == "tcp"] == ["tcp"]
 
 
 def test_deleted_only_processes_need_no_root_link_and_all_are_found() -> None:
