@@ -212,7 +212,7 @@ def check_dom(chromium: str, profile: str, url: str, hosts: list[str], timeout: 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("report", type=Path, help="the HTML report (index.html)")
     parser.add_argument(
         "--expect-host", action="append", default=[], help="a host that must be in chart and table"
