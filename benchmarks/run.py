@@ -147,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--processes", type=int, default=2000, help="stale_scan: process count")
     parser.add_argument("--hosts", type=int, default=50, help="fleet: container hosts")
     parser.add_argument("--facts-hosts", type=int, default=10000, help="controller_assess")
+    parser.add_argument("--runs", type=int, default=1, help="refresh_load: runs per contender")
     args = parser.parse_args(argv)
     if args.list:
         for name in PARTS:
