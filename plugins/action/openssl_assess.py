@@ -121,7 +121,7 @@ class ActionModule(ActionBase):
             path = os.path.join(
                 args["report_dir"], HOSTS_SUBDIR, report.safe_filename(host) + ".json"
             )
-            report.write_atomic(path, report.render_json(assessment))
+            report.write_atomic(path, report.render_host_json(assessment))
             out["report_files"].append(path)
         summary = assessment["summary"]
         out["msg"] = (

@@ -51,11 +51,15 @@ def build_and_install(work: Path, env: dict[str, str]) -> Path:
     if result.returncode:
         fail("build", result)
     tarball = next(dist.glob(f"{NAMESPACE}-{NAME}-*.tar.gz"))
-    result = run(
-        ["ansible-galaxy", "collection", "install", "-p", str(collections), str(tarball)], env
-    )
+    # The install must not see another copy of the collection (e.g. the development symlink
+    # tree on ANSIBLE_COLLECTIONS_PATH), or it would say "Nothing to do" and install nothing.
+    install_env = {**env, "ANSIBLE_COLLECTIONS_PATH": str(collections)}
+    install = ["ansible-galaxy", "collection", "install", "--force", "-p", str(collections)]
+    result = run([*install, str(tarball)], install_env)
     if result.returncode:
         fail("install", result)
+    if not (collections / "ansible_collections" / NAMESPACE / NAME / "MANIFEST.json").is_file():
+        fail("install (no MANIFEST.json in the installed copy)", result)
     print(f"ok: built and installed {tarball.name}")
     return collections
 
@@ -74,6 +78,9 @@ def plugins_of(installed: Path, kind: str) -> list[str]:
 
 def check_docs(installed: Path, env: dict[str, str]) -> None:
     """Render the documentation of every plugin and role."""
+    if not plugins_of(installed, "modules") or not plugins_of(installed, "filter"):
+        print(f"FAILED: the installed copy at {installed} has no modules or no filters")
+        raise SystemExit(1)
     for kind, doc_type in (("modules", "module"), ("filter", "filter")):
         for name in plugins_of(installed, kind):
             result = run(["ansible-doc", "-t", doc_type, "--json", f"{FQCN}.{name}"], env)
@@ -93,7 +100,8 @@ def check_modules_run(installed: Path, env: dict[str, str]) -> None:
     available = set(plugins_of(installed, "modules"))
     for module, (args, keys) in SMOKE_RUNS.items():
         if module not in available:
-            continue
+            print(f"FAILED: module {module} is missing from the installed copy")
+            raise SystemExit(1)
         argv = [
             "ansible",
             "localhost",
@@ -101,9 +109,12 @@ def check_modules_run(installed: Path, env: dict[str, str]) -> None:
             "local",
             "-m",
             f"{FQCN}.{module}",
-            "-a",
-            json.dumps(args),
+            # The controller's own interpreter: interpreter discovery may find a broken one.
+            "-e",
+            f"ansible_python_interpreter={sys.executable}",
         ]
+        if args:
+            argv += ["-a", " ".join(f"{key}={json.dumps(value)}" for key, value in args.items())]
         result = run(
             argv,
             {
