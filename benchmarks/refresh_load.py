@@ -198,7 +198,7 @@ def _naive(name: str, service: Service) -> dict[str, Any]:
         "action_s": round(result["end"] - result["start"], 3),
         "run_s": round(wall, 3),
         "ok": result["rc"] == 0,
-        "detail": result["output"].strip()[-300:],
+        "detail": " ".join(result["output"].split())[-300:],
     }
 
 
@@ -229,7 +229,7 @@ def _ours(name: str, service: Service, directory: Path) -> dict[str, Any]:
         "action_s": round(module_s, 3),
         "run_s": round(end - start, 3),
         "ok": proc.returncode == 0 and not result.get("failed_services"),
-        "detail": detail or str(result.get("msg", ""))[:300],
+        "detail": detail or " ".join(str(result.get("msg", "")).split())[:300],
     }
 
 
@@ -355,7 +355,7 @@ def rows(results: list[dict[str, Any]]) -> list[Row]:
             note = (
                 f"{service.name}, {who}: {failed} of {total} connections failed, action "
                 f"{_bench.median([r['action_s'] for r in mine]):.2f} s, stale after {stale}; "
-                + "; ".join(r["detail"] for r in mine if r["detail"])[:300]
+                + "; ".join(dict.fromkeys(r["detail"] for r in mine if r["detail"]))[:300]
             )
             out.append(
                 Row(
