@@ -545,10 +545,12 @@ class Scanner:
     ) -> dict[str, Any] | None:
         if self._self_mnt is None:
             self._self_mnt = self._safe(self.reader.readlink, self.self_pid, "ns", "mnt") or ""
-        other_ns = bool(mnt_ns and self._self_mnt and mnt_ns != self._self_mnt)
-        other_root = False
-        if other_ns:
-            other_root = self._has_other_root(pid, mnt_ns or "")
+        # Only a process whose mount namespace is known and differs from ours can be in another
+        # container: inside a container every cgroup path names that container, and a process
+        # that exits mid-scan leaves no namespace to compare (it is not "in a container").
+        if not (mnt_ns and self._self_mnt and mnt_ns != self._self_mnt):
+            return None
+        other_root = self._has_other_root(pid, mnt_ns)
         if cgroup.get("container_runtime") or other_root:
             return {
                 "id": cgroup.get("container_id"),

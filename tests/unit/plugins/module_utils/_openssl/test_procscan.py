@@ -274,17 +274,41 @@ def test_container_process_is_not_stale_because_host_paths_differ() -> None:
     assert wrong["stale"] is True  # what a host-path comparison would claim
 
 
-def test_container_deleted_mapping_is_stale() -> None:
-    procs = {
-        "8293": {
-            "maps": (PROC / "podman-container-nginx-master-maps.txt").read_text(),
-            "status": status("nginx", 11284),
-            "cgroup": (CGROUP / "podman-container-nginx-cgroup-v1-hybrid.txt").read_text(),
-        }
+HOST_MNT, CONTAINER_MNT = "mnt:[4026531841]", "mnt:[4026532719]"
+
+
+def _container_nginx(mnt_ns: str | None) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "maps": (PROC / "podman-container-nginx-master-maps.txt").read_text(),
+        "status": status("nginx", 11284),
+        "cgroup": (CGROUP / "podman-container-nginx-cgroup-v1-hybrid.txt").read_text(),
     }
+    if mnt_ns:
+        entry["links"] = {"ns/mnt": mnt_ns}
+    return entry
+
+
+def test_container_deleted_mapping_is_stale() -> None:
+    procs = {"1": {"links": {"ns/mnt": HOST_MNT}}, "8293": _container_nginx(CONTAINER_MNT)}
     (proc,) = Scanner(FakeReader(procs), self_pid=1).scan()["processes"]
     assert proc["stale"] is True
     assert proc["container"]["runtime"] == "podman"
+
+
+def test_same_mount_namespace_is_not_another_container() -> None:
+    # Scanning from inside the container: every cgroup path names the container, but the
+    # process shares the scanner's mount namespace, so it is on "this host".
+    procs = {"1": {"links": {"ns/mnt": CONTAINER_MNT}}, "8293": _container_nginx(CONTAINER_MNT)}
+    (proc,) = Scanner(FakeReader(procs), self_pid=1).scan()["processes"]
+    assert proc["container"] is None
+    assert proc["stale"] is True
+
+
+def test_unknown_mount_namespace_is_not_called_a_container() -> None:
+    # The namespace link vanished (process exiting mid-scan): no container claim from cgroup.
+    procs = {"1": {"links": {"ns/mnt": HOST_MNT}}, "8293": _container_nginx(None)}
+    (proc,) = Scanner(FakeReader(procs), self_pid=1).scan()["processes"]
+    assert proc["container"] is None
 
 
 def test_master_worker_grouping_and_exiting_process() -> None:
