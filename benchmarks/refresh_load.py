@@ -32,6 +32,7 @@ import hashlib
 import json
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -233,7 +234,9 @@ def _ours(name: str, service: Service, directory: Path) -> dict[str, Any]:
     }
 
 
-def measure(service: Service, contender: str, variables: dict[str, Any], repo: Path) -> dict:
+def measure(
+    service: Service, contender: str, variables: dict[str, Any], repo: Path
+) -> dict[str, Any]:
     """One contender on one service in a fresh container; the container is always removed."""
     target = next(t for t in variables["pw_targets"] if t["name"] == service.name)
     record_dir = variables["pw_refresh_dir"]
@@ -288,7 +291,7 @@ def measure(service: Service, contender: str, variables: dict[str, Any], repo: P
 
 
 def _jobs(runs: int) -> list[tuple[int, Service, str]]:
-    jobs = []
+    jobs: list[tuple[int, Service, str]] = []
     for run in range(runs):
         for index, service in enumerate(SERVICES):
             order = CONTENDERS if (run + index) % 2 == 0 else CONTENDERS[::-1]
@@ -316,7 +319,9 @@ def render_table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def _target(service: Service, contender: str) -> tuple[str, Any]:
+def _target(
+    service: Service, contender: str
+) -> tuple[str, Callable[[dict[str, Any]], bool] | None]:
     """Target and a predicate over one run's result, or none (the baseline)."""
     if contender == "naive":
         return "-", None
@@ -333,7 +338,7 @@ def _fresh(result: dict[str, Any]) -> bool:
 
 
 def rows(results: list[dict[str, Any]]) -> list[Row]:
-    out = []
+    out: list[Row] = []
     for service in SERVICES:
         for contender in CONTENDERS:
             mine = [
