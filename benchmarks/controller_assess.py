@@ -9,7 +9,7 @@ the distribution's real versions (the changelog CVE map trimmed to that version)
 processes, listening sockets, and a vendored copy on some hosts.
 
 Measured in a child process per run: the assessment of every host (one Assessor, as the action
-plugin keeps one per controller process), the host report rendering (render_json, what the
+plugin keeps one per controller process), the host report rendering (render_host_json, what the
 action plugin writes per host) and the fleet summary; with 1 process and with 2 processes
 (hosts split in halves: ansible's forks do the same), interleaved and repeated. Peak memory is
 the child's ru_maxrss; tracemalloc gives the peak of Python allocations during the assessment.
@@ -147,7 +147,7 @@ def work(job):
     assessor = assess.Assessor(vulndb.load_db(), today)
     results = {name: assessor.assess(facts, name) for name, facts in hosts.items()}
     assessed, assessed_cpu = time.perf_counter() - start, time.process_time() - cpu
-    size = sum(len(report.render_json(r)) for r in results.values())
+    size = sum(len(report.render_host_json(r)) for r in results.values())
     rendered, rendered_cpu = time.perf_counter() - start, time.process_time() - cpu
     peak = tracemalloc.get_traced_memory()[1] if trace else None
     keys = ("summary", "risk", "findings", "copies", "warnings", "host", "database", "gate")
