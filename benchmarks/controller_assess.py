@@ -64,7 +64,7 @@ def _upstream(version: str) -> str:
 
 def _vary(base: str, major: str, rng: random.Random, index: int) -> dict[str, Any]:
     """One host: the JSON text of a real base, with versions, pids and staleness varied."""
-    from ansible_collections.patchwise.openssl.plugins.module_utils._openssl.assess import (
+    from ansible_collections.patchwise.openssl.plugins.module_utils._openssl.pkgversions import (
         dpkg_compare,
     )
 

@@ -29,6 +29,10 @@ from ansible_collections.patchwise.openssl.plugins.module_utils._openssl.errors 
     PatchwiseError,
     VersionError,
 )
+from ansible_collections.patchwise.openssl.plugins.module_utils._openssl.pkgversions import (
+    package_compare,
+    split_evr,
+)
 from ansible_collections.patchwise.openssl.plugins.module_utils._openssl.versions import (
     OpenSSLVersion,
 )
@@ -138,140 +142,15 @@ def parse_today(value: Any) -> datetime.date:
 
 
 # =========================================================================================
-# distribution package versions (dpkg and rpm ordering), for "is the fix in the running build"
+# distribution package versions, for "is the fix in the running build" (see pkgversions.py)
 # =========================================================================================
-
-
-def _dpkg_order(char: str) -> int:
-    if char == "~":
-        return -1
-    if char.isdigit():
-        return 0
-    if char.isalpha():
-        return ord(char)
-    return ord(char) + 256
-
-
-def _dpkg_part_cmp(left: str, right: str) -> int:
-    i = j = 0
-    while i < len(left) or j < len(right):
-        first_diff = 0
-        while (i < len(left) and not left[i].isdigit()) or (
-            j < len(right) and not right[j].isdigit()
-        ):
-            lc = _dpkg_order(left[i]) if i < len(left) else 0
-            rc = _dpkg_order(right[j]) if j < len(right) else 0
-            if lc != rc:
-                return lc - rc
-            i += 1
-            j += 1
-        while i < len(left) and left[i] == "0":
-            i += 1
-        while j < len(right) and right[j] == "0":
-            j += 1
-        while i < len(left) and left[i].isdigit() and j < len(right) and right[j].isdigit():
-            if not first_diff:
-                first_diff = ord(left[i]) - ord(right[j])
-            i += 1
-            j += 1
-        if i < len(left) and left[i].isdigit():
-            return 1
-        if j < len(right) and right[j].isdigit():
-            return -1
-        if first_diff:
-            return first_diff
-    return 0
-
-
-def _split_evr(version: str, sep_last: bool = True) -> tuple[int, str, str]:
-    epoch = 0
-    if ":" in version:
-        head, version = version.split(":", 1)
-        epoch = int(head) if head.isdigit() else 0
-    if "-" in version:
-        upstream, release = version.rsplit("-", 1) if sep_last else version.split("-", 1)
-    else:
-        upstream, release = version, ""
-    return epoch, upstream, release
-
-
-def dpkg_compare(left: str, right: str) -> int:
-    """Compare two Debian package versions like ``dpkg --compare-versions`` (<0, 0, >0)."""
-    le, lu, lr = _split_evr(left)
-    re_, ru, rr = _split_evr(right)
-    if le != re_:
-        return le - re_
-    return _dpkg_part_cmp(lu, ru) or _dpkg_part_cmp(lr, rr)
-
-
-_RPM_SEGMENT = re.compile(r"(~|\^|[0-9]+|[A-Za-z]+)")
-
-
-def _rpm_vercmp(left: str, right: str) -> int:
-    if left == right:
-        return 0
-    ls = _RPM_SEGMENT.findall(left)
-    rs = _RPM_SEGMENT.findall(right)
-    while ls or rs:
-        lseg = ls.pop(0) if ls else None
-        rseg = rs.pop(0) if rs else None
-        if lseg == "~" or rseg == "~":
-            if lseg != rseg:
-                return -1 if lseg == "~" else 1
-            continue
-        if lseg == "^" or rseg == "^":
-            if lseg is None:
-                return -1
-            if rseg is None:
-                return 1
-            if lseg != rseg:
-                return 1 if lseg == "^" else -1
-            continue
-        if lseg is None:
-            return -1
-        if rseg is None:
-            return 1
-        if lseg.isdigit() != rseg.isdigit():
-            return 1 if lseg.isdigit() else -1
-        if lseg.isdigit():
-            diff = int(lseg) - int(rseg)
-            if diff:
-                return 1 if diff > 0 else -1
-        elif lseg != rseg:
-            return 1 if lseg > rseg else -1
-    return 0
-
-
-def rpm_compare(left: str, right: str) -> int:
-    """Compare two RPM ``[epoch:]version-release`` strings like rpm's vercmp (<0, 0, >0)."""
-    le, lv, lr = _split_evr(left)
-    re_, rv, rr = _split_evr(right)
-    if le != re_:
-        return le - re_
-    return _rpm_vercmp(lv, rv) or _rpm_vercmp(lr, rr)
-
-
-def package_compare(manager: str | None, left: str, right: str) -> int | None:
-    """Compare package versions for ``dpkg`` or ``rpm``; ``None`` when it cannot be decided."""
-    if not left or not right:
-        return None
-    if left == right:
-        return 0
-    try:
-        if manager == "dpkg":
-            return dpkg_compare(left, right)
-        if manager == "rpm":
-            return rpm_compare(left, right)
-    except (ValueError, IndexError):
-        return None
-    return None
 
 
 def upstream_of_package_version(version: str | None) -> str | None:
     """``1:3.0.7-27.el9`` -> ``3.0.7``; ``3.0.17-1~deb12u3`` -> ``3.0.17`` (if it parses)."""
     if not version:
         return None
-    _epoch, upstream, _release = _split_evr(version)
+    _epoch, upstream, _release = split_evr(version)
     upstream = upstream.split("+")[0]
     try:
         OpenSSLVersion.parse(upstream)

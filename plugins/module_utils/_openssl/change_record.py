@@ -20,10 +20,10 @@ import json
 import os
 import re
 import shlex
-import tempfile
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ansible_collections.patchwise.openssl.plugins.module_utils._openssl import report
 from ansible_collections.patchwise.openssl.plugins.module_utils._openssl.errors import (
     PatchwiseError,
 )
@@ -990,50 +990,18 @@ def render_run_markdown(run: Mapping[str, Any]) -> str:
 
 def _makedirs(path: str) -> None:
     """Create ``path`` and missing parents with mode 0700 (existing ones are left alone)."""
-    missing = []
-    current = os.path.abspath(path)
-    while not os.path.isdir(current):
-        missing.append(current)
-        parent = os.path.dirname(current)
-        if parent == current:
-            break
-        current = parent
-    for directory in reversed(missing):
-        try:
-            os.mkdir(directory, DIR_MODE)
-        except FileExistsError:
-            continue
-        os.chmod(directory, DIR_MODE)
+    try:
+        report.make_dirs(os.path.abspath(path), DIR_MODE)
+    except OSError as exc:
+        raise ChangeRecordError(f"cannot create {path}: {exc.strerror or exc}") from exc
 
 
 def write_atomic(path: str, text: str) -> bool:
     """Write ``text`` to ``path`` atomically with mode 0600; True when the content changed."""
-    data = text.encode("utf-8")
-    directory = os.path.dirname(os.path.abspath(path))
     try:
-        _makedirs(directory)
-        try:
-            with open(path, "rb") as handle:
-                if handle.read() == data:
-                    os.chmod(path, FILE_MODE)
-                    return False
-        except FileNotFoundError:
-            pass
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, FILE_MODE)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-    except OSError as exc:
-        raise ChangeRecordError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    return True
+        return report.write_atomic(path, text, FILE_MODE, DIR_MODE)
+    except report.ReportError as exc:
+        raise ChangeRecordError(str(exc)) from exc
 
 
 class RecordStore:

@@ -35,6 +35,9 @@ from ansible_collections.patchwise.openssl.plugins.module_utils._openssl.errors 
     PatchwiseError,
     VersionError,
 )
+from ansible_collections.patchwise.openssl.plugins.module_utils._openssl.pkgversions import (
+    compare_deb_versions,
+)
 from ansible_collections.patchwise.openssl.plugins.module_utils._openssl.versions import (
     OpenSSLVersion,
 )
@@ -62,65 +65,6 @@ class PackageError(PatchwiseError):
     """A package operation cannot proceed (pre-flight failed, command failed, bad manifest)."""
 
 
-# --- Debian version comparison (dpkg's algorithm) -----------------------------------------------
-
-_DEB_VERSION_RE = re.compile(r"^(?:(\d+):)?([A-Za-z0-9.+~:-]+?)(?:-([A-Za-z0-9.+~]+))?$")
-
-
-def _order(char: str) -> int:
-    if char == "~":
-        return -1
-    if char.isdigit():
-        return 0
-    if char.isalpha():
-        return ord(char)
-    return ord(char) + 256
-
-
-def _verrevcmp(a: str, b: str) -> int:
-    i = j = 0
-    while i < len(a) or j < len(b):
-        first_diff = 0
-        while (i < len(a) and not a[i].isdigit()) or (j < len(b) and not b[j].isdigit()):
-            ac = _order(a[i]) if i < len(a) else 0
-            bc = _order(b[j]) if j < len(b) else 0
-            if ac != bc:
-                return ac - bc
-            i += 1
-            j += 1
-        while i < len(a) and a[i] == "0":
-            i += 1
-        while j < len(b) and b[j] == "0":
-            j += 1
-        while i < len(a) and a[i].isdigit() and j < len(b) and b[j].isdigit():
-            if not first_diff:
-                first_diff = ord(a[i]) - ord(b[j])
-            i += 1
-            j += 1
-        if i < len(a) and a[i].isdigit():
-            return 1
-        if j < len(b) and b[j].isdigit():
-            return -1
-        if first_diff:
-            return first_diff
-    return 0
-
-
-def split_deb_version(version: str) -> tuple[int, str, str]:
-    """(epoch, upstream, revision) of a Debian version; raises ParseError when malformed."""
-    match = _DEB_VERSION_RE.match(version or "")
-    if not match or not match.group(2)[0].isdigit():
-        raise ParseError(f"not a Debian version: {version!r}")
-    return int(match.group(1) or 0), match.group(2), match.group(3) or ""
-
-
-def compare_deb_versions(a: str, b: str) -> int:
-    """<0, 0, >0 like ``dpkg --compare-versions``."""
-    ea, ua, ra = split_deb_version(a)
-    eb, ub, rb = split_deb_version(b)
-    if ea != eb:
-        return ea - eb
-    return _verrevcmp(ua, ub) or _verrevcmp(ra, rb)
 
 
 # --- parsers ------------------------------------------------------------------------------------

@@ -652,7 +652,7 @@ def write_atomic(path: str, text: str, mode: int = 0o600, dir_mode: int = 0o700)
     directory = os.path.dirname(os.path.abspath(path))
     data = text.encode("utf-8")
     try:
-        _make_dirs(directory, dir_mode)
+        make_dirs(directory, dir_mode)
         try:
             with open(path, "rb") as handle:
                 if handle.read() == data:
@@ -677,7 +677,7 @@ def write_atomic(path: str, text: str, mode: int = 0o600, dir_mode: int = 0o700)
     return True
 
 
-def _make_dirs(directory: str, mode: int) -> None:
+def make_dirs(directory: str, mode: int) -> None:
     """Create ``directory`` and every missing parent with ``mode`` (os.makedirs only sets the
     mode of the last one)."""
     missing = []

@@ -13,7 +13,11 @@ import json
 import pathlib
 
 import pytest
-from ansible_collections.patchwise.openssl.plugins.module_utils._openssl import assess, vulndb
+from ansible_collections.patchwise.openssl.plugins.module_utils._openssl import (
+    assess,
+    pkgversions,
+    vulndb,
+)
 from ansible_collections.patchwise.openssl.plugins.module_utils._openssl.errors import (
     DatabaseError,
     PatchwiseError,
@@ -824,7 +828,7 @@ def test_partial_facts_warn(assessor):
     ],
 )
 def test_dpkg_compare(left, right, sign):
-    result = assess.dpkg_compare(left, right)
+    result = pkgversions.dpkg_compare(left, right)
     assert (result > 0) - (result < 0) == sign
 
 
@@ -840,7 +844,7 @@ def test_dpkg_compare(left, right, sign):
     ],
 )
 def test_rpm_compare(left, right, sign):
-    result = assess.rpm_compare(left, right)
+    result = pkgversions.rpm_compare(left, right)
     assert (result > 0) - (result < 0) == sign
 
 

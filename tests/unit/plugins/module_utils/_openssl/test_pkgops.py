@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from ansible_collections.patchwise.openssl.plugins.module_utils._openssl import pkgops
+from ansible_collections.patchwise.openssl.plugins.module_utils._openssl import pkgops, pkgversions
 from ansible_collections.patchwise.openssl.plugins.module_utils._openssl.errors import (
     ParseError,
     PatchwiseError,
@@ -236,7 +236,7 @@ def test_rpm_selection_and_plan():
     ],
 )
 def test_compare_deb_versions(a, b, sign):
-    result = pkgops.compare_deb_versions(a, b)
+    result = pkgversions.compare_deb_versions(a, b)
     assert (result > 0) - (result < 0) == sign
 
 
@@ -247,7 +247,7 @@ _DEB_VERSIONS = st.from_regex(r"\A(?:[0-9]:)?[0-9][0-9a-z.+~]{0,8}(?:-[0-9a-z.+~
 @settings(max_examples=150, deadline=None)
 @given(_DEB_VERSIONS, _DEB_VERSIONS)
 def test_compare_matches_dpkg(a, b):
-    result = pkgops.compare_deb_versions(a, b)
+    result = pkgversions.compare_deb_versions(a, b)
     for op, expected in (("lt", result < 0), ("eq", result == 0), ("gt", result > 0)):
         rc = subprocess.run(["dpkg", "--compare-versions", a, op, b], check=False).returncode
         assert (rc == 0) == expected, (a, op, b)
@@ -284,7 +284,7 @@ def test_policy_parser_on_mutated_fixture(cut, noise):
 @given(_TEXT, _TEXT)
 def test_compare_never_raises_foreign_errors(a, b):
     with contextlib.suppress(ParseError):
-        pkgops.compare_deb_versions(a, b)
+        pkgversions.compare_deb_versions(a, b)
 
 
 # --- pre-flight ---
