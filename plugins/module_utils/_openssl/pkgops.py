@@ -65,8 +65,6 @@ class PackageError(PatchwiseError):
     """A package operation cannot proceed (pre-flight failed, command failed, bad manifest)."""
 
 
-
-
 # --- parsers ------------------------------------------------------------------------------------
 
 DPKG_QUERY_FORMAT = (
