@@ -110,7 +110,7 @@ unit: venv-test collection-link  ## Unit and property tests (pytest + hypothesis
 package: venv-test  ## Build and install the tarball; ansible-doc every plugin; run its modules.
 	@$(BIN)/python tests/tools/check_package.py
 
-runner: venv-test collection-link  ## ansible-runner jobs (as AWX runs them) and the EE build context.
+runner: venv-test collection-link test-hosts  ## ansible-runner jobs (as AWX runs them) and the EE build context.
 	@PYTHONPATH=$(COLLECTIONS) $(BIN)/python -m pytest -q -p no:cacheprovider tests/integration_runner
 
 test-hosts:  ## Make podman usable and build the Debian 11/12/13 test images (cached).
