@@ -2,19 +2,11 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
 from ansible_collections.patchwise.openssl.plugins.filter import argument_spec_to_survey as plugin
 
-REPO = Path(__file__).resolve().parents[4]
-PLAYBOOK_BIN = Path(sys.executable).with_name("ansible-playbook")
 WEBAPP_SPEC = {
     "argument_specs": {
         "main": {
@@ -30,39 +22,12 @@ WEBAPP_SPEC = {
 }
 
 
-def run_examples(examples: str, tmp_path: Path) -> list:
-    """Run EXAMPLES as a localhost play next to a role 'webapp'; return the task results."""
-    tree = tmp_path / "collections" / "ansible_collections" / "patchwise"
-    tree.mkdir(parents=True)
-    (tree / "openssl").symlink_to(REPO)
+def test_examples_run(run_examples, tmp_path):
+    # the examples read the argument spec of a role 'webapp' next to the playbook
     meta = tmp_path / "roles" / "webapp" / "meta"
     meta.mkdir(parents=True)
     (meta / "argument_specs.yml").write_text(yaml.safe_dump(WEBAPP_SPEC))
-    play = [{"hosts": "localhost", "gather_facts": False, "tasks": yaml.safe_load(examples)}]
-    playbook = tmp_path / "examples.yml"
-    playbook.write_text(yaml.safe_dump(play))
-    env = {
-        **os.environ,
-        "ANSIBLE_COLLECTIONS_PATH": str(tmp_path / "collections"),
-        "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json",
-        "ANSIBLE_LOCALHOST_WARNING": "false",
-        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
-    }
-    proc = subprocess.run(
-        [str(PLAYBOOK_BIN), "-i", "localhost,", "-c", "local", str(playbook)],
-        capture_output=True,
-        text=True,
-        check=False,
-        env=env,
-        cwd=tmp_path,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    result = json.loads(proc.stdout)
-    return [task["hosts"]["localhost"] for task in result["plays"][0]["tasks"]]
-
-
-def test_examples_run(tmp_path):
-    results = run_examples(plugin.EXAMPLES, tmp_path)
+    results = run_examples(plugin.EXAMPLES)
     survey = results[0]["msg"]
     assert survey["name"] == "Deploy the web app"
     assert [q["variable"] for q in survey["spec"]] == ["webapp_version", "webapp_workers"]

@@ -4,52 +4,15 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
-import yaml
 from ansible.errors import AnsibleFilterError
 from ansible_collections.patchwise.openssl.plugins.filter import awx_rollout_decision as decision
 from ansible_collections.patchwise.openssl.plugins.filter import awx_rollout_workflow as workflow
 
-REPO = Path(__file__).resolve().parents[4]
-PLAYBOOK_BIN = Path(sys.executable).with_name("ansible-playbook")
-
-
-def run_examples(examples: str, tmp_path: Path) -> list:
-    tree = tmp_path / "collections" / "ansible_collections" / "patchwise"
-    tree.mkdir(parents=True)
-    (tree / "openssl").symlink_to(REPO)
-    play = [{"hosts": "localhost", "gather_facts": False, "tasks": yaml.safe_load(examples)}]
-    playbook = tmp_path / "examples.yml"
-    playbook.write_text(yaml.safe_dump(play))
-    env = {
-        **os.environ,
-        "ANSIBLE_COLLECTIONS_PATH": str(tmp_path / "collections"),
-        "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json",
-        "ANSIBLE_LOCALHOST_WARNING": "false",
-        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
-    }
-    proc = subprocess.run(
-        [str(PLAYBOOK_BIN), "-i", "localhost,", "-c", "local", str(playbook)],
-        capture_output=True,
-        text=True,
-        check=False,
-        env=env,
-        cwd=tmp_path,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    result = json.loads(proc.stdout)
-    return [task["hosts"]["localhost"] for task in result["plays"][0]["tasks"]]
-
 
 @pytest.mark.parametrize("plugin", [workflow, decision], ids=lambda p: p.__name__.split(".")[-1])
-def test_examples_pass(plugin, tmp_path):
-    results = run_examples(plugin.EXAMPLES, tmp_path)
+def test_examples_pass(plugin, run_examples):
+    results = run_examples(plugin.EXAMPLES)
     assert results
     for result in results:
         assert result.get("failed") is not True

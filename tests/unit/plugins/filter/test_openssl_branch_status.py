@@ -2,26 +2,10 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
 from ansible_collections.patchwise.openssl.plugins.filter import openssl_branch_status as plugin
-
-HERE = Path(__file__).resolve()
-PLAYBOOK_BIN = Path(sys.executable).with_name("ansible-playbook")
-
-
-def _run_examples():
-    spec = importlib.util.spec_from_file_location(
-        "cves_tests", HERE.with_name("test_openssl_cves.py")
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.run_examples
 
 
 @pytest.mark.parametrize(
@@ -72,9 +56,8 @@ def test_filter_module_and_docs():
     assert set(returned) <= set(sample)
 
 
-@pytest.mark.skipif(not PLAYBOOK_BIN.exists(), reason="ansible-playbook not installed")
-def test_examples_run(tmp_path):
-    results = _run_examples()(plugin.EXAMPLES, tmp_path)
+def test_examples_run(run_examples):
+    results = run_examples(plugin.EXAMPLES)
     assert results[0]["msg"]["status"] == "premium_only"
     assert "plan a move to 3.5" in results[1]["msg"]
     assert results[2].get("failed") is not True

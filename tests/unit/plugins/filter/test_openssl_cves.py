@@ -2,56 +2,10 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
 from ansible_collections.patchwise.openssl.plugins.filter import openssl_cves as plugin
-
-REPO = Path(__file__).resolve().parents[4]
-PLAYBOOK_BIN = Path(sys.executable).with_name("ansible-playbook")
-
-
-def run_examples(examples: str, tmp_path: Path) -> list:
-    """Run a plugin's EXAMPLES as a localhost play; return the task results (json callback)."""
-    tree = tmp_path / "collections" / "ansible_collections" / "patchwise"
-    tree.mkdir(parents=True)
-    (tree / "openssl").symlink_to(REPO)
-    play = [{"hosts": "localhost", "gather_facts": False, "tasks": yaml.safe_load(examples)}]
-    playbook = tmp_path / "examples.yml"
-    playbook.write_text(yaml.safe_dump(play))
-    env = {
-        **os.environ,
-        "ANSIBLE_COLLECTIONS_PATH": str(tmp_path / "collections"),
-        "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json",
-        "ANSIBLE_LOCALHOST_WARNING": "false",
-        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
-    }
-    proc = subprocess.run(
-        [
-            str(PLAYBOOK_BIN),
-            "-i",
-            "localhost,",
-            "-c",
-            "local",
-            str(playbook),
-            "-e",
-            f"ansible_python_interpreter={sys.executable}",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        env=env,
-        cwd=tmp_path,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    result = json.loads(proc.stdout)
-    return [task["hosts"]["localhost"] for task in result["plays"][0]["tasks"]]
 
 
 def test_heartbleed():
@@ -112,9 +66,8 @@ def test_documentation_parses():
     assert "_value" in yaml.safe_load(plugin.RETURN)
 
 
-@pytest.mark.skipif(not PLAYBOOK_BIN.exists(), reason="ansible-playbook not installed")
-def test_examples_run(tmp_path):
-    results = run_examples(plugin.EXAMPLES, tmp_path)
+def test_examples_run(run_examples):
+    results = run_examples(plugin.EXAMPLES)
     assert "CVE-2014-0160" in results[0]["msg"]
     assert results[1]["msg"] and all(v is None or v.startswith("3.0.") for v in results[1]["msg"])
     assert results[2].get("failed") is not True
