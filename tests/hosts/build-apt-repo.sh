@@ -10,6 +10,8 @@
 #   <cache>/apt-repos/debian-<N>/extras/   TLS services for the tests (nginx, haproxy,
 #                                           apache2; PATCHWISE_EXTRA_PACKAGES) with every
 #                                           dependency the image lacks, untouched
+#   <cache>/apt-repos/debian-<N>/broken/   the orig packages re-versioned <version>+patchwisebroken1,
+#                                           the libssl package's postinst exiting 1 (fault tests)
 # plus manifest.json (package names and versions). Test hosts mount
 # <cache>/apt-repos/debian-<N> at /srv/patchwise and use, for example,
 #   deb [trusted=yes] file:/srv/patchwise/extras ./
@@ -141,6 +143,59 @@ build_repo() { # build_repo <major> <key>
     trap - EXIT
 }
 
+# >>> broken-repository
+# broken/: a package installation that fails mid-way, for the fault tests (molecule scenario
+# faults_patch). The orig/ packages are re-versioned <version>+patchwisebroken1 (higher than
+# orig, so apt offers them as an upgrade when broken/ is a source) and the libssl package
+# (libssl1.1, libssl3, libssl3t64) gets a postinst that exits 1: apt unpacks every package,
+# then configuring libssl fails and leaves it half-configured, as a real broken maintainer
+# script does. Built locally from orig/ (no network, about a second) with its own cache key
+# (broken/key: the main key, the suffix and only this section of the script): this section is
+# left out of the main repositories' key, so editing it never rebuilds them.
+BROKEN_SUFFIX=+patchwisebroken1
+MAIN_RECIPE=$(mktemp)
+sed '/^# >>> broken-repository/,/^# <<< broken-repository/d' "${BASH_SOURCE[0]}" >"$MAIN_RECIPE"
+SELF_FILES[0]=$MAIN_RECIPE
+
+build_broken() { # build_broken <major> <key>
+    local major=$1 key=$2 dir=$REPOS/debian-$1 tmp deb name version new manifest=()
+    tmp=$(mktemp -d "$dir/.broken.XXXXXX")
+    mkdir "$tmp/x"
+    # shellcheck disable=SC2064  # expand now: tmp is local
+    trap "rm -rf '$tmp' '$MAIN_RECIPE'" EXIT
+    for deb in "$dir"/orig/*.deb; do
+        name=$(dpkg-deb -f "$deb" Package)
+        version=$(dpkg-deb -f "$deb" Version)
+        new=$version$BROKEN_SUFFIX
+        dpkg-deb -R "$deb" "$tmp/x/$name"
+        bump_control "$tmp/x/$name/DEBIAN/control" "$version" "$new"
+        if [[ $name == libssl* ]]; then
+            printf '%s\n' '#!/bin/sh' \
+                '# patchwise test package (tests/hosts/build-apt-repo.sh): fails on purpose' \
+                "echo 'patchwise test package: $name postinst fails on purpose' >&2" \
+                'exit 1' >"$tmp/x/$name/DEBIAN/postinst"
+            chmod 0755 "$tmp/x/$name/DEBIAN/postinst"
+        fi
+        dpkg-deb --build -Zgzip "$tmp/x/$name" "$tmp/" >/dev/null
+        manifest+=("$(printf '{"name": "%s", "orig_version": "%s", "version": "%s", "postinst_fails": %s}' \
+            "$name" "$version" "$new" "$([[ $name == libssl* ]] && echo true || echo false)")")
+    done
+    rm -rf "$tmp/x"
+    (cd "$tmp" && index_repo "patchwise Debian $major OpenSSL with a failing postinst")
+    {
+        printf '{"debian": "%s", "key": "%s",\n' "$major" "$key"
+        printf ' "source": "deb [trusted=yes] file:/srv/patchwise/broken ./",\n'
+        printf ' "packages": [%s]}\n' "$(IFS=,; printf '%s' "${manifest[*]}" | sed 's/},{/}, {/g')"
+    } >"$tmp/manifest.json"
+    printf '%s\n' "$key" >"$tmp/key"
+    chmod -R a+rX "$tmp"
+    rm -rf "$dir/broken"
+    mv "$tmp" "$dir/broken"
+    trap 'rm -f "$MAIN_RECIPE"' EXIT
+}
+trap 'rm -f "$MAIN_RECIPE"' EXIT
+# <<< broken-repository
+
 mkdir -p "$REPOS"
 total_start=$(pw_now)
 for major in "${distros[@]}"; do
@@ -157,4 +212,19 @@ for major in "${distros[@]}"; do
     build_repo "$major" "$key"
     pw_log "$dest: built in $(pw_since "$start") s: $(grep -o '"version": "[^"]*"' "$dest/manifest.json" | cut -d'"' -f4 | sort -u | tr '\n' ' ')"
 done
+# >>> broken-repository
+for major in "${distros[@]}"; do
+    dest=$REPOS/debian-$major/broken
+    key=$(pw_hash "$(cat "$REPOS/debian-$major/key") $BROKEN_SUFFIX" \
+        <(sed -n '/^# >>> broken-repository/,/^# <<< broken-repository/p' "${BASH_SOURCE[0]}"))
+    if ((!FORCE)) && [[ -f $dest/key && $(cat "$dest/key") == "$key" ]]; then
+        pw_log "$dest: up to date (key $key), skipped"
+        continue
+    fi
+    start=$(pw_now)
+    build_broken "$major" "$key"
+    pw_log "$dest: built in $(pw_since "$start") s"
+done
+rm -f "$MAIN_RECIPE"
+# <<< broken-repository
 pw_log "apt repositories ready in $(pw_since "$total_start") s under $REPOS"
