@@ -17,18 +17,15 @@ summaries. Run:
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
-import ansible_runner
 import pytest
 from ansible_collections.patchwise.openssl.plugins.module_utils._openssl import awx
+from runner_job import REPO, Job, run_job
 
-REPO = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 HOSTS = """\
 [staging]
 web1 ansible_connection=local
@@ -45,32 +42,6 @@ ASSESS_TASKS = {
 }
 
 
-class Job:
-    """One ansible-runner job and its artefacts."""
-
-    def __init__(self, runner: Any) -> None:
-        self.runner = runner
-        self.events = list(runner.events)
-
-    @property
-    def artifacts(self) -> dict[str, Any]:
-        stats = [e for e in self.events if e["event"] == "playbook_on_stats"]
-        assert len(stats) == 1
-        return stats[0]["event_data"].get("artifact_data") or {}
-
-    def task_names(self) -> set[str]:
-        return {
-            e["event_data"]["task"] for e in self.events if e["event"] == "playbook_on_task_start"
-        }
-
-    def results(self, event: str, task: str) -> list[dict[str, Any]]:
-        return [
-            e["event_data"]
-            for e in self.events
-            if e["event"] == event and e["event_data"].get("task") == task
-        ]
-
-
 def make_private_data_dir(path: Path, playbooks: list[str]) -> Path:
     (path / "project").mkdir(parents=True)
     (path / "inventory").mkdir()
@@ -78,27 +49,6 @@ def make_private_data_dir(path: Path, playbooks: list[str]) -> Path:
     for name in playbooks:
         shutil.copy(REPO / "playbooks" / name, path / "project" / name)
     return path
-
-
-def run(path: Path, playbook: str, extravars: dict[str, Any], **kwargs: Any) -> Job:
-    collections = path / "collections" / "ansible_collections" / "patchwise"
-    if not collections.exists():
-        collections.mkdir(parents=True)
-        (collections / "openssl").symlink_to(REPO)
-    envvars = {
-        "ANSIBLE_COLLECTIONS_PATH": f"{path / 'collections'}:{REPO / '.cache' / 'collections'}",
-        "ANSIBLE_LOCALHOST_WARNING": "false",
-        "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
-    }
-    runner = ansible_runner.run(
-        private_data_dir=str(path),
-        playbook=playbook,
-        extravars=extravars,
-        envvars=envvars,
-        quiet=True,
-        **kwargs,
-    )
-    return Job(runner)
 
 
 # Survey answers as AWX passes them: numbers and booleans of text/multiplechoice questions as
@@ -127,7 +77,7 @@ def slices(tmp_path_factory: pytest.TempPathFactory) -> list[Job]:
             "assess_run_id": "awx-4242",
             "awx_job_id": 4242 + number,
         }
-        jobs.append(run(path, "assess.yml", extravars, ident=f"slice{number}", limit=host))
+        jobs.append(run_job(path, "assess.yml", extravars, ident=f"slice{number}", limit=host))
     return jobs
 
 
@@ -175,7 +125,7 @@ def test_facts_land_in_the_job_fact_cache(slices):
 
 def decision_job(tmp: Path, extravars: dict[str, Any]) -> Job:
     path = make_private_data_dir(tmp, ["awx_unattended.yml"])
-    return run(path, "awx_unattended.yml", extravars)
+    return run_job(path, "awx_unattended.yml", extravars)
 
 
 def test_unattended_decision_adds_up_the_slices(slices, tmp_path):
@@ -233,12 +183,12 @@ def test_unattended_launch_goes_to_the_controller_api(tmp_path):
 
 def test_open_publishes_one_run_id_and_halt_fails(tmp_path):
     path = make_private_data_dir(tmp_path, ["awx_run.yml"])
-    opened = run(path, "awx_run.yml", {"awx_run_step": "open", "awx_workflow_job_id": 77})
+    opened = run_job(path, "awx_run.yml", {"awx_run_step": "open", "awx_workflow_job_id": 77})
     assert opened.runner.status == "successful"
     assert opened.artifacts == {"rollout_run_id": "awx-77", "rollback_run_id": "awx-77"}
-    given = run(path, "awx_run.yml", {"awx_run_step": "open", "rollout_run_id": "cab-1234"})
+    given = run_job(path, "awx_run.yml", {"awx_run_step": "open", "rollout_run_id": "cab-1234"})
     assert given.artifacts["rollout_run_id"] == "cab-1234"
-    halted = run(
+    halted = run_job(
         path,
         "awx_run.yml",
         {"awx_run_step": "halt", "rollout_run_id": "awx-77", "awx_run_halted_phase": "canary"},
@@ -269,7 +219,7 @@ RENDER = """\
 def test_awx_configure_renders_surveys_and_workflows(tmp_path):
     path = make_private_data_dir(tmp_path, [])
     (path / "project" / "render.yml").write_text(RENDER)
-    job = run(path, "render.yml", {"awx_configure_phases": ["staging", "production"]})
+    job = run_job(path, "render.yml", {"awx_configure_phases": ["staging", "production"]})
     assert job.runner.status == "successful", job.runner.stdout.read()[-3000:]
     surveys = job.artifacts["surveys"]
     assert {q["variable"] for q in surveys["phase"]["spec"]} >= {"rollout_order", "patch_version"}

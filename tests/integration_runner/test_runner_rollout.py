@@ -27,20 +27,16 @@ Run: ``PYTHONPATH=.cache/collections .venv/bin/python -m pytest tests/integratio
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import ansible_runner
 import pytest
+from runner_job import REPO, Job, run_job
 
-REPO = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 IMAGE = "localhost/patchwise-debian:12"
 APT_REPOS = REPO / ".cache" / "test-hosts" / "apt-repos" / "debian-12"
 RUN_ID = "awx-4711"
@@ -83,42 +79,6 @@ SURVEY: dict[str, Any] = {
     "refresh_restart_ok": "false",
     "verify_min_protocol": "TLSv1.2",
 }
-
-
-class Job:
-    """One ansible-runner job and its artefacts."""
-
-    def __init__(self, runner: Any) -> None:
-        self.runner = runner
-        self.events = list(runner.events)
-
-    @property
-    def artifacts(self) -> dict[str, Any]:
-        stats = [e for e in self.events if e["event"] == "playbook_on_stats"]
-        assert len(stats) == 1
-        return stats[0]["event_data"].get("artifact_data") or {}
-
-    def plays(self) -> list[str]:
-        return [
-            e["event_data"]["play"] for e in self.events if e["event"] == "playbook_on_play_start"
-        ]
-
-    def hosts_in_play(self, play_prefix: str) -> set[str]:
-        """Hosts with a task result in the plays whose name starts with ``play_prefix``."""
-        return {
-            e["event_data"]["host"]
-            for e in self.events
-            if e["event"].startswith("runner_on_")
-            and e["event_data"].get("play", "").startswith(play_prefix)
-            and e["event_data"].get("host")
-        }
-
-    def results(self, event: str, task: str) -> list[dict[str, Any]]:
-        return [
-            e["event_data"]
-            for e in self.events
-            if e["event"] == event and e["event_data"].get("task") == task
-        ]
 
 
 def podman(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -184,29 +144,20 @@ def rollout(
     (path / "inventory").mkdir()
     (path / "inventory" / "hosts").write_text(HOSTS.format(container=container))
     shutil.copy(REPO / "playbooks" / "rollout.yml", path / "project" / "rollout.yml")
-    collections = path / "collections" / "ansible_collections" / "patchwise"
-    collections.mkdir(parents=True)
-    (collections / "openssl").symlink_to(REPO)
     record_dir = path / "records" / RUN_ID
     lists_before = podman("exec", container, "ls", "/var/lib/apt/lists").stdout
     before = installed_versions(container)
-    runner = ansible_runner.run(
-        private_data_dir=str(path),
-        playbook="rollout.yml",
+    job = run_job(
+        path,
+        "rollout.yml",
+        {**TEMPLATE_VARS, **SURVEY, "rollout_record_dir": str(record_dir)},
         cmdline="--check",
-        extravars={**TEMPLATE_VARS, **SURVEY, "rollout_record_dir": str(record_dir)},
-        envvars={
-            "ANSIBLE_COLLECTIONS_PATH": f"{path / 'collections'}:{REPO / '.cache' / 'collections'}",
-            "ANSIBLE_LOCALHOST_WARNING": "false",
-            "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
-        },
         forks=1,
-        quiet=True,
     )
     after = installed_versions(container)
     lists_after = podman("exec", container, "ls", "/var/lib/apt/lists").stdout
     assert lists_after == lists_before, "check mode changed the host's package lists"
-    yield Job(runner), record_dir, before, after
+    yield job, record_dir, before, after
 
 
 PLAN_TASK = "Ask the package manager what would change (check mode, nothing is installed)"
