@@ -10,8 +10,9 @@ OpenSSL series (libssl1.1 left on Debian 12) are "leftover" and only included on
 Every command goes through a ``run(argv) -> (rc, stdout, stderr)`` callable so unit tests can
 feed recorded outputs. Parsers raise :class:`ParseError` or return explicit empty results.
 
-Managers: :class:`AptManager` (live-tested), :class:`DnfManager` and :class:`ZypperManager`
-(planning and commands, tested on recorded outputs of those tools).
+Managers: :class:`AptManager` (live-tested), :class:`DnfManager`, :class:`YumManager` and
+:class:`ZypperManager` (planning, rollback copies and restore, tested on recorded outputs of those
+tools).
 """
 
 from __future__ import annotations
@@ -247,6 +248,89 @@ def parse_zypper_updates(text: str) -> list[dict[str, Any]]:
             }
         )
     return updates
+
+
+def _zypper_stream(text: str, what: str) -> ET.Element:
+    start = text.find("<stream")
+    if start < 0:
+        raise ParseError(f"zypper {what}: output has no <stream> element")
+    try:
+        return ET.fromstring(text[start:])  # noqa: S314 - trusted local command output
+    except ET.ParseError as exc:
+        raise ParseError(f"zypper {what} XML: {exc}") from exc
+
+
+def parse_zypper_download(text: str) -> dict[str, Any]:
+    """``zypper --xmlout download`` → {downloads: [{name, version, arch, path}], messages}.
+
+    zypper exits 0 also when an argument resolves to no package or a download fails; only a
+    ``<download-result>`` with a ``<localfile path=...>`` names a file (``path`` is None when
+    zypper reports the result without one). ``messages`` keeps the warning and error texts.
+    """
+    root = _zypper_stream(text, "download")
+    downloads = []
+    for node in root.iter("download-result"):
+        solvable = node.find("solvable")
+        edition = solvable.find("edition") if solvable is not None else None
+        localfile = node.find("localfile")
+        version = None
+        if edition is not None and edition.get("version"):
+            version = f"{edition.get('version')}-{edition.get('release')}"
+            if edition.get("epoch") not in (None, "", "0"):
+                version = f"{edition.get('epoch')}:{version}"
+        downloads.append(
+            {
+                "name": solvable.findtext("name") if solvable is not None else None,
+                "version": version,
+                "arch": solvable.findtext("arch") if solvable is not None else None,
+                "path": (localfile.get("path") or None) if localfile is not None else None,
+            }
+        )
+    messages = [
+        (node.text or "").strip()
+        for node in root.iter("message")
+        if node.get("type") in ("warning", "error") and (node.text or "").strip()
+    ]
+    return {"downloads": downloads, "messages": messages}
+
+
+RPM_QP_FORMAT = "%{NAME}\\t%{EPOCHNUM}:%{VERSION}-%{RELEASE}\\t%{ARCH}\\n"
+
+
+def parse_rpm_qp(text: str) -> dict[str, str]:
+    """``rpm -qp --qf RPM_QP_FORMAT FILE`` → {name, version, arch}; epoch 0 is dropped.
+
+    The version is written as ``rpm -qa`` rows are read (:meth:`DnfManager.installed`), so a
+    file and an installed package compare equal exactly when their NEVRA is the same.
+    """
+    lines = [line for line in text.splitlines() if line.strip()]
+    if len(lines) != 1:
+        raise ParseError(f"rpm -qp: expected one package line, got {len(lines)}: {text[:120]!r}")
+    cols = lines[0].replace("\\t", "\t").split("\t")
+    if len(cols) != 3 or not all(cols) or ":" not in cols[1]:
+        raise ParseError(f"rpm -qp: unexpected line {lines[0][:120]!r}")
+    name, version, arch = cols
+    version = version[2:] if version.startswith("0:") else version
+    return {"name": name, "version": version, "arch": arch}
+
+
+def rpm_filename(pkg: dict[str, Any]) -> str:
+    """``name-version-release.arch.rpm`` of a package (the epoch is not part of file names)."""
+    return f"{pkg['name']}-{pkg['version'].split(':', 1)[-1]}.{pkg['arch']}.rpm"
+
+
+def find_files(roots: tuple, filename: str, limit: int = 50000) -> list[str]:
+    """Paths of ``filename`` below ``roots`` (package caches), at most ``limit`` entries read."""
+    found: list[str] = []
+    seen = 0
+    for root in roots:
+        for directory, _dirs, files in os.walk(root):
+            seen += len(files)
+            if filename in files:
+                found.append(os.path.join(directory, filename))
+            if seen > limit:
+                return found
+    return found
 
 
 # --- selection ----------------------------------------------------------------------------------
@@ -707,13 +791,81 @@ class DnfManager(Manager):
         ]
         self._ok([self.tool, "-y", "upgrade", *targets], f"{self.tool} upgrade")
 
+    # Where the manager may have kept the installed rpm (keepcache=1 / keeppackages).
+    cache_roots: tuple = ("/var/cache/dnf", "/var/cache/libdnf5")
+
     def copy_package(self, pkg: dict[str, Any], dest: str) -> dict[str, Any]:
-        nevra = f"{pkg['name']}-{pkg['version'].split(':', 1)[-1]}.{pkg['arch']}"
-        self._ok([self.tool, "download", "--destdir", dest, nevra], f"{self.tool} download")
-        return {"file": f"{nevra}.rpm", "origin": "download"}
+        """Local copy of the exact installed NEVRA: the package cache, else a download.
+
+        Every candidate file is checked with ``rpm -qp`` (name, epoch:version-release, arch)
+        before it is kept; there is no rebuild from installed files on rpm systems.
+        """
+        filename = rpm_filename(pkg)
+        target = os.path.join(dest, filename)
+        for cached in find_files(self.cache_roots, filename):
+            if self.rpm_matches(cached, pkg):
+                shutil.copyfile(cached, target)
+                return {"file": filename, "origin": f"{self.tool}-cache"}
+        scratch = tempfile.mkdtemp(prefix=".download-", dir=dest)
+        try:
+            problem = self._download(pkg, scratch)
+            for path in sorted(find_files((scratch,), filename) or self._rpms(scratch)):
+                if self.rpm_matches(path, pkg):
+                    shutil.move(path, target)
+                    return {"file": filename, "origin": "download"}
+            raise PackageError(
+                f"{pkg['name']} {pkg['version']} ({pkg['arch']}): no local copy for the rollback "
+                f"point: not in the package cache and {problem or 'the download did not yield it'}"
+            )
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def nevra(self, pkg: dict[str, Any]) -> str:
+        """``name-[epoch:]version-release.arch`` (dnf and yumdownloader accept the epoch)."""
+        return f"{pkg['name']}-{pkg['version']}.{pkg['arch']}"
+
+    def _download(self, pkg: dict[str, Any], scratch: str) -> str:
+        """Download into ``scratch``; the problem text, or "" when the command succeeded."""
+        rc, out, err = self.run(
+            [self.tool, "-q", "download", "--destdir", scratch, self.nevra(pkg)]
+        )
+        if rc == 0:
+            return ""
+        lines = (err or out).strip().splitlines()
+        detail = lines[-1] if lines else f"rc={rc}"
+        hint = ""
+        if "No such command" in (err + out):
+            hint = " (the download command comes with dnf-plugins-core)"
+        return f"{self.tool} download failed: {detail}{hint}"
+
+    @staticmethod
+    def _rpms(directory: str) -> list[str]:
+        return [
+            os.path.join(d, f)
+            for d, _s, files in os.walk(directory)
+            for f in files
+            if f.endswith(".rpm")
+        ]
+
+    def rpm_matches(self, path: str, pkg: dict[str, Any]) -> bool:
+        """The file at ``path`` is exactly the package (name, epoch:version-release, arch)."""
+        rc, out, _err = self.run(["rpm", "-qp", "--qf", RPM_QP_FORMAT, path])
+        if rc != 0:
+            return False
+        try:
+            got = parse_rpm_qp(out)
+        except ParseError:
+            return False
+        return (got["name"], got["version"], got["arch"]) == (
+            pkg["name"],
+            pkg["version"],
+            pkg["arch"],
+        )
 
     def restore(self, files: list[str]) -> None:
-        self._ok(["rpm", "-Uvh", "--oldpackage", *files], "rpm -U --oldpackage")
+        # --replacepkgs: a package already at the recorded version is reinstalled instead of
+        # failing the whole transaction ("package ... is already installed", rc 4).
+        self._ok(["rpm", "-Uvh", "--oldpackage", "--replacepkgs", *files], "rpm -U --oldpackage")
 
     def audit(self) -> str:
         rc, out, err = self.run(["rpm", "-Va", "--nofiles", "--nodigest"])
@@ -739,11 +891,57 @@ class ZypperManager(DnfManager):
             "zypper install",
         )
 
-    def copy_package(self, pkg: dict[str, Any], dest: str) -> dict[str, Any]:
-        raise PackageError("zypper: rollback copies are not supported yet; use the apt path")
+    # keeppackages: /var/cache/zypp/packages/<repository alias>/[<arch>/]<file>.rpm
+    cache_roots = ("/var/cache/zypp/packages",)
+
+    def _download(self, pkg: dict[str, Any], scratch: str) -> str:
+        """``zypper download`` of the exact edition into ``scratch`` (--pkg-cache-dir).
+
+        zypper exits 0 even when the edition is not offered or the file cannot be retrieved;
+        the XML says which file, if any, it wrote.
+        """
+        spec = f"{pkg['name']}.{pkg['arch']}={pkg['version']}"
+        rc, out, err = self.run(
+            [
+                "zypper",
+                "--non-interactive",
+                "--xmlout",
+                "--pkg-cache-dir",
+                scratch,
+                "download",
+                spec,
+            ]
+        )
+        try:
+            result = parse_zypper_download(out)
+        except ParseError as exc:
+            lines = (err or out).strip().splitlines()
+            return f"zypper download {spec} failed (rc={rc}): {lines[-1] if lines else exc}"
+        if any(d["path"] and os.path.isfile(d["path"]) for d in result["downloads"]):
+            return ""
+        detail = "; ".join(result["messages"]) or f"no file reported (rc={rc})"
+        return f"zypper download {spec}: {detail}"
 
 
-MANAGERS = {"apt": AptManager, "dnf": DnfManager, "yum": DnfManager, "zypper": ZypperManager}
+class YumManager(DnfManager):
+    """rpm + yum without dnf (EL7): copies with ``yumdownloader`` from yum-utils."""
+
+    name = "yum"
+    tool = "yum"
+    cache_roots = ("/var/cache/yum",)
+    which: Callable[[str], Any] = staticmethod(shutil.which)
+
+    def _download(self, pkg: dict[str, Any], scratch: str) -> str:
+        if not self.which("yumdownloader"):
+            return "yumdownloader is missing (install yum-utils to keep rollback copies)"
+        rc, out, err = self.run(["yumdownloader", "-q", "--destdir", scratch, self.nevra(pkg)])
+        if rc == 0:
+            return ""
+        lines = (err or out).strip().splitlines()
+        return f"yumdownloader failed: {lines[-1] if lines else f'rc={rc}'}"
+
+
+MANAGERS = {"apt": AptManager, "dnf": DnfManager, "yum": YumManager, "zypper": ZypperManager}
 
 
 def private_lists_dir() -> str:
