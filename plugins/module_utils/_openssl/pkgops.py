@@ -485,10 +485,46 @@ def lock_free(paths: tuple = DPKG_LOCKS) -> tuple[bool, str]:
             fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             fcntl.lockf(fd, fcntl.LOCK_UN)
         except OSError:
-            return False, f"{path} is held by another process"
+            return False, f"{path} is held by {lock_holder(path) or 'another process'}"
         finally:
             os.close(fd)
     return True, ""
+
+
+def lock_holder_pid(locks: str, inode: int, device: int) -> str:
+    """Pid holding a lock on the file ``inode`` per /proc/locks text, or "".
+
+    Lines read ``1: POSIX  ADVISORY  WRITE 4242 00:2f:1055 0 EOF`` (waiters: ``1: -> POSIX``).
+    The inode is matched, its device preferred when it equals ``device`` (on overlayfs
+    /proc/locks may name the upper layer's device). Pids are those of the reader's namespace.
+    """
+    wanted = f"{os.major(device):02x}:{os.minor(device):02x}"
+    found: list[tuple[bool, str]] = []
+    for line in locks.splitlines():
+        fields = line.split()
+        if len(fields) < 6 or fields[1] == "->" or not fields[4].isdigit():
+            continue
+        dev, _sep, ino = fields[5].rpartition(":")
+        if ino == str(inode) and fields[4] != "0":
+            found.append((dev == wanted, fields[4]))
+    return sorted(found, reverse=True)[0][1] if found else ""
+
+
+def lock_holder(path: str) -> str:
+    """``pid N (comm)`` of the process holding a lock on ``path``, or "" when unknown."""
+    try:
+        st = os.stat(path)
+        with open("/proc/locks", encoding="ascii", errors="replace") as handle:
+            pid = lock_holder_pid(handle.read(), st.st_ino, st.st_dev)
+    except OSError:
+        return ""
+    if not pid:
+        return ""
+    try:
+        with open(f"/proc/{pid}/comm", encoding="utf-8", errors="replace") as handle:
+            return f"pid {pid} ({handle.read().strip()})"
+    except OSError:
+        return f"pid {pid}"
 
 
 def wait_for_lock(

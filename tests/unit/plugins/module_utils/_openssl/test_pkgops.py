@@ -318,7 +318,7 @@ def test_lock_free_and_held(tmp_path):
         assert child.stdout.readline().strip() == "locked"
         free, detail = pkgops.lock_free((str(lock),))
         assert free is False
-        assert "held by another process" in detail
+        assert detail == f"{lock} is held by pid {child.pid} (python3)"
         clock = iter([0.0, 0.0, 1.0, 2.5, 3.1])
         waited = pkgops.wait_for_lock(
             3, (str(lock),), sleep=lambda s: None, clock=lambda: next(clock)
@@ -328,6 +328,17 @@ def test_lock_free_and_held(tmp_path):
     finally:
         child.kill()
         child.wait()
+
+
+def test_lock_holder_pid_from_proc_locks():
+    """The holder, never the waiter (``->``), of the recorded lock; nothing for other inodes."""
+    locks = (FIX / "debian12-proc-locks-dpkg-frontend.txt").read_text()
+    device = os.makedev(0, 0x4C)
+    assert pkgops.lock_holder_pid(locks, 2057850, device) == "686"
+    assert pkgops.lock_holder_pid(locks, 2057850, os.makedev(8, 1)) == "686"
+    assert pkgops.lock_holder_pid(locks, 99, device) == ""
+    assert pkgops.lock_holder_pid("garbage\n\n1: POSIX", 2057850, device) == ""
+    assert pkgops.lock_holder("/nonexistent/lock-frontend") == ""
 
 
 def test_free_space_reports_shortage(tmp_path):
