@@ -635,11 +635,17 @@ def verify_manifest_files(directory: str, manifest: dict[str, Any]) -> list[str]
 
 
 def list_rollback_points(root: str) -> list[dict[str, Any]]:
-    """Rollback points under ``root``, oldest first."""
+    """Rollback points under ``root``, oldest first.
+
+    Entries starting with ``.`` are points still being written (renamed into place when
+    complete) and never listed.
+    """
     points = []
     if not os.path.isdir(root):
         return points
     for entry in sorted(os.listdir(root)):
+        if entry.startswith("."):
+            continue
         path = os.path.join(root, entry, MANIFEST)
         if not os.path.isfile(path):
             continue

@@ -388,6 +388,10 @@ def test_manifest_roundtrip_integrity_and_pruning(tmp_path):
     (first / "libssl3_3.0.20-1~deb12u2_amd64.deb").write_bytes(b"tampered")
     assert "does not match its sha256" in pkgops.verify_manifest_files(str(first), manifest)[0]
     assert [p["run_id"] for p in pkgops.list_rollback_points(str(tmp_path))] == ["a", "b", "c"]
+    # A point still being written (a dot directory, renamed into place when complete) is not one.
+    _point(tmp_path, ".d.partial-x", "2026-01-04T00:00:00Z")
+    assert [p["run_id"] for p in pkgops.list_rollback_points(str(tmp_path))] == ["a", "b", "c"]
+    shutil.rmtree(tmp_path / ".d.partial-x")
     assert pkgops.prune_rollback_points(str(tmp_path), 2, protect="c") == ["a"]
     assert pkgops.prune_rollback_points(str(tmp_path), 1, protect="b") == ["c"]
     assert [p["run_id"] for p in pkgops.list_rollback_points(str(tmp_path))] == ["b"]
