@@ -97,6 +97,19 @@ options:
       - Seconds to wait for each service's step (new master up, old processes gone).
     type: float
     default: 30
+  recover:
+    description:
+      - Services an earlier refresh stopped and could not start again, as that run returned
+        them in RV(services_down) (dicts with C(service), C(service_source) V(init) or
+        V(systemd), C(name) and C(exe); other keys are ignored).
+      - Before anything else, each one whose executable has no running process is started
+        through its init system (C(/etc/init.d/<service> start) or C(systemctl start)), and
+        the module waits up to O(timeout) seconds for its process. A running one is left alone.
+      - The role P(patchwise.openssl.refresh#role) passes the services its previous run left
+        down, so the refresh that follows a rollback brings them back on the restored library.
+    type: list
+    elements: dict
+    default: []
 attributes:
   check_mode:
     support: full
@@ -133,6 +146,17 @@ EXAMPLES = r"""
     services: [nginx, apache2]
     disruptive_ok: true
     deny_extra: [my-legacy-daemon]
+
+- name: Refresh, allowing plain restarts; keep the result when a service does not come back
+  patchwise.openssl.openssl_refresh:
+    restart_ok: true
+  register: first_refresh
+  failed_when: first_refresh.plan is not defined
+
+- name: After a rollback, start again what that refresh left stopped, then refresh
+  patchwise.openssl.openssl_refresh:
+    restart_ok: true
+    recover: "{{ first_refresh.services_down }}"
 """
 
 RETURN = r"""
@@ -162,14 +186,31 @@ plan:
   elements: dict
 services:
   description: >-
-    Result per service acted on: C(name), C(strategy), C(status) (refreshed, incomplete,
-    failed), C(steps), C(error), C(output) (the service's own error text), C(remaining_pids),
-    C(sessions), C(draining), C(elapsed_seconds).
+    Result per service acted on: C(name), C(service), C(service_source), C(exe), C(strategy),
+    C(status) (refreshed, incomplete, failed), C(steps), C(error) (what failed, followed by the
+    last line the service printed), C(output) (the service's own output), C(down) (a restart
+    left no process of the service running), C(remaining_pids), C(sessions), C(draining),
+    C(elapsed_seconds).
   returned: always (empty in check mode)
   type: list
   elements: dict
+recovered:
+  description: >-
+    Result per O(recover) entry: C(name), C(service), C(service_source), C(exe), C(status)
+    (started, running, would_start in check mode, failed), C(error), C(output), C(steps).
+  returned: always
+  type: list
+  elements: dict
+services_down:
+  description: >-
+    Services this run left stopped: a restart after which no process of the service runs, or
+    an O(recover) entry that could not be started. Each with C(name), C(service),
+    C(service_source), C(exe) and C(error); pass the list as O(recover) to a later run.
+  returned: always
+  type: list
+  elements: dict
 failed_services:
-  description: Names of the services whose refresh failed.
+  description: Names of the services whose refresh (or start again) failed.
   returned: always
   type: list
   elements: str
@@ -251,6 +292,7 @@ ARGUMENT_SPEC = {
     "phase": {"type": "str", "choices": ["all", "online", "drain"], "default": "all"},
     "livepatch": {"type": "str", "choices": ["auto", "off"], "default": "auto"},
     "timeout": {"type": "float", "default": 30.0},
+    "recover": {"type": "list", "elements": "dict", "default": []},
 }
 SBIN = ["/usr/sbin", "/sbin", "/usr/local/sbin"]
 

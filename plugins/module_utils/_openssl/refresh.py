@@ -13,6 +13,7 @@ memory maps: neither a signal's exit code nor a PID proves a refresh.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 from typing import Any, Callable
@@ -33,6 +34,10 @@ OUTPUT_LIMIT = 4000
 INIT_DIR = "/etc/init.d"
 NGINX_ERROR_LOG = "/var/log/nginx/error.log"
 POLL = 0.2
+# Strategies that stop the service's processes: after them the service can be down.
+RESTARTING = ("apache_stop_start", "service_restart")
+# Service names a recovery may start: an init script's file name or a systemd unit.
+_SERVICE_NAME = re.compile(r"^[A-Za-z0-9@_:+-][A-Za-z0-9@._:+-]*$")
 
 
 class RefreshError(PatchwiseError):
@@ -149,6 +154,18 @@ class Host:
 
     def children(self, pid: int) -> list[dict[str, Any]]:
         return [p for p in self.processes() if p["ppid"] == pid]
+
+    def running_exe(self, exe: str) -> list[int]:
+        """PIDs of the live processes whose executable is ``exe`` (also when it was replaced
+        on disk since: the kernel then appends `` (deleted)`` to the link)."""
+        pids = []
+        for entry in self.listdir(self.proc):
+            if not entry.isdigit():
+                continue
+            link = self.readlink(f"{self.proc}/{entry}/exe") or ""
+            if link.replace(" (deleted)", "") == exe and self.alive(int(entry)):
+                pids.append(int(entry))
+        return pids
 
 
 # --------------------------------------------------------------------------------------------
@@ -563,10 +580,42 @@ class Executor:
         try:
             getattr(self, entry["strategy"])(entry)
         except ActionFailed as exc:
-            result.update(status="failed", error=exc.message, output=exc.output or None)
+            result.update(status="failed", error=with_own_words(exc.message, exc.output),
+                          output=exc.output or None)
         result["steps"] = list(self.steps)
         result["elapsed_seconds"] = round(self.host.monotonic() - started, 2)
         return result
+
+    def start_again(self, entry: dict[str, Any]) -> dict[str, Any]:
+        """Start a service that an earlier refresh stopped and could not start again."""
+        self.steps = []
+        result: dict[str, Any] = {"name": entry["name"], "service": entry["service"],
+                                  "service_source": entry["service_source"],
+                                  "exe": entry["exe"], "status": "started", "error": None,
+                                  "output": None}
+        started = self.host.monotonic()
+        try:
+            rc, text = self._run(self._init_argv(entry, "start"), "start")
+            result["output"] = text[-OUTPUT_LIMIT:] or None
+            if rc != 0:
+                raise ActionFailed(f"{entry['service']} did not start again", text)
+            if entry["exe"] and not wait_until(
+                    self.host, lambda: bool(self.host.running_exe(entry["exe"])), self.timeout):
+                raise ActionFailed(f"{entry['service']} start returned 0 but no process of "
+                                   f"{entry['exe']} runs after {self.timeout:g}s", text)
+        except ActionFailed as exc:
+            result.update(status="failed", error=with_own_words(exc.message, exc.output))
+        result["steps"] = list(self.steps)
+        result["elapsed_seconds"] = round(self.host.monotonic() - started, 2)
+        return result
+
+
+def with_own_words(message: str, output: str | None) -> str:
+    """An action's error followed by the last line the service itself printed, if any."""
+    lines = [line.strip() for line in (output or "").splitlines() if line.strip()]
+    if not lines or lines[-1] in message:
+        return message
+    return f"{message} -- {lines[-1][:300]}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -697,7 +746,29 @@ def normalise_options(params: dict[str, Any]) -> dict[str, Any]:
     options.setdefault("phase", "all")
     options.setdefault("livepatch", "auto")
     options["timeout"] = float(timeout)
+    options["recover"] = normalise_recover(params.get("recover"))
     return options
+
+
+def normalise_recover(entries: Any) -> list[dict[str, Any]]:
+    """The services to start again (each a dict with ``service`` and ``service_source``, as the
+    module's RV(services_down) returns them; other keys are ignored)."""
+    out = []
+    for item in entries or []:
+        if not isinstance(item, dict):
+            raise RefreshError(f"recover: each entry must be a dict, got {item!r}")
+        service = item.get("service")
+        source = item.get("service_source")
+        if not isinstance(service, str) or not _SERVICE_NAME.match(service):
+            raise RefreshError(f"recover: invalid service name {service!r}")
+        if source not in ("init", "systemd"):
+            raise RefreshError(f"recover: service_source of {service} must be init or systemd, "
+                               f"got {source!r}")
+        exe = item.get("exe")
+        out.append({"name": str(item.get("name") or service), "service": service,
+                    "service_source": source,
+                    "exe": exe if isinstance(exe, str) and exe.startswith("/") else None})
+    return out
 
 
 def _public(entry: dict[str, Any]) -> dict[str, Any]:
@@ -791,10 +862,14 @@ class Refresh:
         result["remaining_pids"] = sorted(p["pid"] for p in related)
         result["sessions"] = sorted(sessions)
         result["draining"] = sorted(draining)
+        # A restarting strategy that leaves no process of the service behind left it down,
+        # whatever the init script said: a later run of the role (the rollback's) starts it.
+        result["down"] = bool(entry["strategy"] in RESTARTING and entry["exe"]
+                              and not any(p.get("exe") == entry["exe"] for p in after)
+                              and not self.host.running_exe(entry["exe"]))
         if result["status"] == "failed":
             return
-        restarted = entry["strategy"] in ("apache_stop_start", "service_restart")
-        if restarted and entry["exe"] and not any(p.get("exe") == entry["exe"] for p in after):
+        if result["down"]:
             result["status"] = "failed"
             result["error"] = (f"{entry['name']} did not come back: no process of "
                                f"{entry['exe']} is running after the action")
@@ -838,7 +913,26 @@ class Refresh:
                 })
         return sorted(leftover, key=lambda p: p["pid"])
 
+    def _recover(self) -> list[dict[str, Any]]:
+        """Start again the services an earlier refresh left down (option ``recover``)."""
+        results = []
+        executor = Executor(self.host, self.options["timeout"], self.scripts)
+        for entry in self.options["recover"]:
+            running = self.host.running_exe(entry["exe"]) if entry["exe"] else []
+            if running:
+                results.append({**entry, "status": "running", "error": None, "output": None,
+                                "steps": [f"already running: pid(s) {running}"]})
+            elif self.check_mode:
+                self.changed = True
+                results.append({**entry, "status": "would_start", "error": None,
+                                "output": None, "steps": []})
+            else:
+                self.changed = True
+                results.append(executor.start_again(entry))
+        return results
+
     def run(self) -> dict[str, Any]:
+        recovered = self._recover()
         scan, groups = self._scan()
         livepatch, patched = self._livepatch(groups)
         if livepatch["update_run"]:
@@ -861,9 +955,14 @@ class Refresh:
                 self.changed = True
         leftover = self._leftover(groups_after, plan, results)
         services = [{"name": e["name"], "key": e["key"], "strategy": e["strategy"],
-                     "master_pid": e["master_pid"], **results[e["key"]]} for e in to_act
-                    if e["key"] in results]
+                     "master_pid": e["master_pid"], "service": e["service"],
+                     "service_source": e["service_source"], "exe": e["exe"],
+                     **results[e["key"]]} for e in to_act if e["key"] in results]
         failed = [s for s in services if s["status"] == "failed"]
+        down = [{k: s.get(k) for k in ("name", "service", "service_source", "exe", "error")}
+                for s in services if s.get("down") and s.get("service")]
+        down += [{k: r.get(k) for k in ("name", "service", "service_source", "exe", "error")}
+                 for r in recovered if r["status"] == "failed"]
         containers: dict[str, list[dict[str, Any]]] = {}
         for proc in leftover:
             if proc["class"] == "container":
@@ -876,7 +975,10 @@ class Refresh:
             "phase": self.options["phase"],
             "plan": [_public(e) for e in plan],
             "services": services,
-            "failed_services": [s["name"] for s in failed],
+            "recovered": recovered,
+            "services_down": down,
+            "failed_services": [s["name"] for s in failed]
+            + [r["name"] for r in recovered if r["status"] == "failed"],
             "leftover": leftover,
             "containers": containers,
             "unowned": [p for p in leftover if p["class"] == "unowned"],
@@ -891,13 +993,16 @@ class Refresh:
 
 
 def failure_summary(result: dict[str, Any]) -> str:
+    """One line naming each failed service, its action and its own error text."""
     parts = []
     for svc in result["services"]:
         if svc["status"] == "failed":
-            detail = svc.get("error") or "failed"
-            out = (svc.get("output") or "").strip().splitlines()
-            if out:
-                detail += f" -- {out[-1][:200]}"
-            parts.append(f"{svc['name']} ({svc['strategy']}): {detail}")
+            state = " (left stopped)" if svc.get("down") else ""
+            detail = with_own_words(svc.get("error") or "failed", svc.get("output"))
+            parts.append(f"{svc['name']} ({svc['strategy']}){state}: {detail}")
+    for svc in result.get("recovered", []):
+        if svc["status"] == "failed":
+            detail = with_own_words(svc.get("error") or "failed", svc.get("output"))
+            parts.append(f"{svc['name']} (start again): {detail}")
     return (f"{len(parts)} service(s) could not be refreshed; the others were handled: "
             + "; ".join(parts))

@@ -145,6 +145,9 @@ class FakeHost(Host):
     def alive(self, pid: int) -> bool:
         return any(p["pid"] == pid for p in self.world + self.extra)
 
+    def running_exe(self, exe: str) -> list[int]:
+        return [p["pid"] for p in self.world + self.extra if p.get("exe") == exe]
+
     # world edits --------------------------------------------------------------------------
     def get(self, pid: int) -> dict[str, Any]:
         return next(p for p in self.world if p["pid"] == pid)
@@ -575,6 +578,182 @@ def test_process_exiting_mid_run_is_not_an_error() -> None:
     haproxy = by_name(result, "services")["haproxy"]
     assert haproxy["status"] == "refreshed"
     assert any("already gone" in s for s in haproxy["steps"])
+
+
+# ---- a service that does not come back, and starting it again --------------------------------
+PW_TLSD = 132  # openssl s_server under /etc/init.d/pw-tlsd in 70-pw-tlsd-scan-stale.json
+PW_TLSD_RESTART = ("/etc/init.d/pw-tlsd", "restart")
+PW_TLSD_START = ("/etc/init.d/pw-tlsd", "start")
+
+
+def pw_tlsd_host() -> FakeHost:
+    """Recorded: nginx and pw-tlsd (a TLS daemon owned by no package, /usr/bin/openssl
+    s_server under its own init script) mapping the replaced libraries after the upgrade."""
+    host = FakeHost(load_scan("debian12-faults/70-pw-tlsd-scan-stale.json"))
+    host.scripts["pw-tlsd"] = fixture("debian12-faults/70-pw-tlsd.init")
+    nginx_upgrade_works_for(host, 125, (128, 129))
+    return host
+
+
+def nginx_upgrade_works_for(host: FakeHost, master: int, workers: tuple[int, ...]) -> None:
+    def usr2(h: FakeHost) -> None:
+        new = h.spawn(master, master)
+        for worker in workers:
+            h.spawn(worker, new)
+
+    host.reactions[(master, "SIGUSR2")] = usr2
+    host.reactions[(master, "SIGWINCH")] = lambda h: h.remove(*workers)
+    host.reactions[(master, "SIGQUIT")] = lambda h: h.remove(master)
+
+
+def pw_tlsd_restart_fails(host: FakeHost) -> None:
+    """71-*: the restart after an upgrade that raised the daemon's security level: stopped,
+    then its start fails with OpenSSL's own error and no process is left."""
+    host.commands[PW_TLSD_RESTART] = recorded_run(
+        "debian12-faults/71-pw-tlsd-restart-seclevel3")
+    host.command_reactions[PW_TLSD_RESTART] = lambda h: h.remove(PW_TLSD)
+
+
+def test_a_restart_that_leaves_the_service_stopped_names_it_and_its_own_error() -> None:
+    host = pw_tlsd_host()
+    pw_tlsd_restart_fails(host)
+    result = run_refresh(host, restart_ok=True)
+    svc = by_name(result, "services")
+    assert svc["nginx"]["status"] == "refreshed"
+    tlsd = svc["pw-tlsd"]
+    assert (tlsd["strategy"], tlsd["service_source"], tlsd["exe"]) == (
+        "service_restart", "init", "/usr/bin/openssl")
+    assert tlsd["status"] == "failed" and tlsd["down"] is True
+    assert tlsd["error"].startswith("pw-tlsd did not come back after restart -- pw-tlsd: ")
+    assert "ee key too small" in tlsd["error"]
+    assert result["failed_services"] == ["pw-tlsd"]
+    assert result["services_down"] == [{
+        "name": "pw-tlsd", "service": "pw-tlsd", "service_source": "init",
+        "exe": "/usr/bin/openssl", "error": tlsd["error"]}]
+    summary = rf.failure_summary(result)
+    assert summary.startswith("1 service(s) could not be refreshed")
+    assert "pw-tlsd (service_restart) (left stopped): pw-tlsd did not come back" in summary
+    assert summary.count("ee key too small") == 1
+
+
+def test_a_refresh_that_keeps_the_old_process_serving_is_not_down() -> None:
+    host = everything_works(FakeHost())
+    host.reactions[(NGINX_MASTER, "SIGUSR2")] = lambda h: None
+    host.files[rf.NGINX_ERROR_LOG] = fixture("debian12-faults/20-nginx-badconf-error.log")
+    result = run_refresh(host, services=["nginx"])
+    nginx = by_name(result, "services")["nginx"]
+    assert nginx["status"] == "failed" and nginx["down"] is False
+    assert 'unknown directive "this"' in nginx["error"]
+    assert result["services_down"] == []
+
+
+def down_entry() -> dict[str, Any]:
+    host = pw_tlsd_host()
+    pw_tlsd_restart_fails(host)
+    return run_refresh(host, restart_ok=True)["services_down"][0]
+
+
+def pw_tlsd_is_down() -> FakeHost:
+    """After the rollback: the library restored, nothing stale, pw-tlsd not running."""
+    host = pw_tlsd_host()
+    host.world = [p for p in host.world if p["pid"] != PW_TLSD and p["exe"] != "/usr/sbin/nginx"]
+    return host
+
+
+def test_recover_starts_the_service_again_and_reports_it() -> None:
+    entry = down_entry()
+    host = pw_tlsd_is_down()
+    host.commands[PW_TLSD_START] = recorded_run("debian12-faults/72-pw-tlsd-start-ok")
+    saved = load_scan("debian12-faults/70-pw-tlsd-scan-stale.json")["processes"]
+    template = next(p for p in saved if p["pid"] == PW_TLSD)
+
+    def start(h: FakeHost) -> None:
+        h.world.append(copy.deepcopy(template))
+        h.spawn(PW_TLSD, 1)
+        h.remove(PW_TLSD)
+
+    host.command_reactions[PW_TLSD_START] = start
+    result = run_refresh(host, restart_ok=True, recover=[entry])
+    assert host.commands_run() == [PW_TLSD_START]
+    [rec] = result["recovered"]
+    assert rec["status"] == "started" and rec["error"] is None
+    assert rec["output"] == "pw-tlsd started (pid 310)"
+    assert result["changed"] is True
+    assert result["services_down"] == [] and result["failed_services"] == []
+    # the second run finds it running and does nothing
+    host.calls.clear()
+    again = run_refresh(host, restart_ok=True, recover=[entry])
+    assert again["recovered"][0]["status"] == "running"
+    assert again["changed"] is False and host.commands_run() == []
+
+
+def test_recover_in_check_mode_only_plans() -> None:
+    host = pw_tlsd_is_down()
+    result = run_refresh(host, check_mode=True, restart_ok=True, recover=[down_entry()])
+    assert result["recovered"][0]["status"] == "would_start"
+    assert result["changed"] is True and host.commands_run() == []
+
+
+def test_recover_that_fails_again_stays_down_with_the_service_own_words() -> None:
+    host = pw_tlsd_is_down()
+    host.commands[PW_TLSD_START] = recorded_run(
+        "debian12-faults/73-pw-tlsd-start-seclevel3")
+    result = run_refresh(host, recover=[down_entry()])
+    [rec] = result["recovered"]
+    assert rec["status"] == "failed"
+    assert rec["error"].startswith("pw-tlsd did not start again -- pw-tlsd: openssl s_server")
+    assert result["failed_services"] == ["pw-tlsd"]
+    assert [d["service"] for d in result["services_down"]] == ["pw-tlsd"]
+    assert "pw-tlsd (start again): pw-tlsd did not start again" in rf.failure_summary(result)
+
+
+def test_recover_waits_for_a_process_when_the_init_script_says_ok() -> None:
+    host = pw_tlsd_is_down()
+    host.commands[PW_TLSD_START] = recorded_run("debian12-faults/72-pw-tlsd-start-ok")
+    result = run_refresh(host, recover=[down_entry()])
+    assert result["recovered"][0]["status"] == "failed"
+    assert "no process of /usr/bin/openssl runs" in result["recovered"][0]["error"]
+
+
+def test_recover_on_systemd_uses_systemctl_start() -> None:
+    host = pw_tlsd_is_down()
+    entry = {"service": "pw-tlsd.service", "service_source": "systemd", "exe": None}
+    result = run_refresh(host, recover=[entry])
+    assert host.commands_run() == [("/usr/bin/systemctl", "start", "pw-tlsd.service")]
+    assert result["recovered"][0]["status"] == "started"
+
+
+@pytest.mark.parametrize(
+    ("entry", "match"),
+    [
+        ("pw-tlsd", "must be a dict"),
+        ({"service": "../../bin/sh", "service_source": "init"}, "invalid service name"),
+        ({"service": "a b", "service_source": "init"}, "invalid service name"),
+        ({"service": "", "service_source": "init"}, "invalid service name"),
+        ({"service": "pw-tlsd", "service_source": "upstart"}, "must be init or systemd"),
+    ],
+)
+def test_recover_entries_are_validated(entry: Any, match: str) -> None:
+    with pytest.raises(rf.RefreshError, match=match):
+        options(recover=[entry])
+
+
+recover_entry = st.dictionaries(
+    st.sampled_from(["name", "service", "service_source", "exe", "error"]),
+    st.one_of(st.none(), st.text(max_size=30), st.integers(), st.sampled_from(
+        ["init", "systemd", "pw-tlsd", "/usr/bin/openssl"])),
+)
+
+
+@given(st.lists(st.one_of(st.text(max_size=20), recover_entry), max_size=3))
+def test_recover_validation_never_raises_unexpected(entries: list[Any]) -> None:
+    try:
+        out = rf.normalise_recover(entries)
+    except rf.RefreshError:
+        return
+    for item in out:
+        assert "/" not in item["service"] and item["service"] not in (".", "..")
+        assert item["service_source"] in ("init", "systemd")
 
 
 # ---- haproxy soft reload ---------------------------------------------------------------------
