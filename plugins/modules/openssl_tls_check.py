@@ -167,6 +167,8 @@ failures:
   elements: str
   sample:
     - "127.0.0.1:443: TLSv1 accepted (policy minimum TLSv1.2): server completed a TLSv1 handshake"
+    - "127.0.0.1:8443: handshake failed: SSLError: [SSL] legacy sigalg disallowed or unsupported
+      (_ssl.c:992); the server accepts only TLSv1.1, below the policy minimum TLSv1.2"
 endpoints:
   description: One result per endpoint, in the order given.
   returned: always
@@ -210,9 +212,22 @@ endpoints:
       description:
         - One entry per probed legacy protocol with C(protocol), C(result) (C(refused),
           C(accepted), C(untestable) or C(error)) and C(detail).
+        - After a handshake that failed at the TLS level (not a refused connection or an
+          untrusted certificate), the protocols below the minimum are probed as well, to tell
+          why; this list then holds those probes, also when O(check_legacy=false).
       returned: always
       type: list
       elements: dict
+    server_protocols:
+      description:
+        - After a handshake that failed at the TLS level, the protocols below the policy
+          minimum the server completed a handshake with (for example V(TLSv1.1) for a server
+          that speaks nothing newer); the failure message then names them. Null when no such
+          diagnosis ran.
+      returned: always
+      type: list
+      elements: str
+      sample: ["TLSv1.1"]
     failures:
       description: Failed checks of this endpoint.
       returned: always

@@ -193,6 +193,25 @@ def parse_apt_update(text: str) -> list[str]:
     return errors
 
 
+def parse_dpkg_errors(text: str) -> list[str]:
+    """What failed in an apt/dpkg run: each ``dpkg: error processing package P (--configure):``
+    with the reason on the lines after it, then apt's ``E:`` lines. [] when none."""
+    errors: list[str] = []
+    lines = text.splitlines()
+    for index, line in enumerate(lines):
+        match = re.match(r"^dpkg: error processing (?:package|archive) (\S+) \(([^)]*)\):", line)
+        if match:
+            reason = []
+            for follow in lines[index + 1 : index + 4]:
+                if not follow.startswith(" ") or not follow.strip():
+                    break
+                reason.append(follow.strip())
+            errors.append(f"{match.group(1)} ({match.group(2)}): {' '.join(reason) or 'failed'}")
+        elif line.startswith("E: "):
+            errors.append(line.strip())
+    return errors
+
+
 _DNF_SKIP = ("Loaded plugins", "Loading mirror", "Last metadata", "Security:", "This system")
 
 
@@ -747,7 +766,10 @@ class AptManager(Manager):
         targets = [f"{p['name']}:{p['arch']}={p['to']}" for p in plan if p["action"] == "upgrade"]
         argv = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "--only-upgrade"]
         argv += [*DPKG_CONF_OPTS, "-o", f"DPkg::Lock::Timeout={lock_timeout}", *targets]
-        self._ok(argv, "apt-get install")
+        rc, out, err = self.run(argv)
+        if rc != 0:
+            errors = parse_dpkg_errors(out + "\n" + err) or (err or out).strip().splitlines()[-3:]
+            raise PackageError(f"apt-get install failed (rc={rc}): {'; '.join(errors)}")
 
     def copy_package(self, pkg: dict[str, Any], dest: str) -> dict[str, Any]:
         """Local copy of the exact installed version: apt cache, download, or rebuild."""

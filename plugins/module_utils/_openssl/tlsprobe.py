@@ -362,6 +362,7 @@ def probe_endpoint(
         "certificate": None,
         "handshake": False,
         "legacy": [],
+        "server_protocols": None,
         "failures": [],
         "error": None,
     }
@@ -370,7 +371,15 @@ def probe_endpoint(
         got = _handshake(host, port, server_name, ctx, timeout, connect)
     except (OSError, ValueError) as exc:
         result["error"] = _describe(exc)
-        result["failures"].append(f"{host}:{port}: handshake failed: {result['error']}")
+        failure = f"{host}:{port}: handshake failed: {result['error']}"
+        if _tls_refusal(exc):
+            old = diagnose_old_protocols(host, port, server_name, minimum, timeout, connect)
+            result["legacy"] = old
+            result["server_protocols"] = [p["protocol"] for p in old if p["result"] == ACCEPTED]
+            if result["server_protocols"]:
+                failure += (f"; the server accepts only {', '.join(result['server_protocols'])}, "
+                            f"below the policy minimum {minimum}")
+        result["failures"].append(failure)
     else:
         result.update(handshake=True, protocol=got["protocol"], cipher=got["cipher"])
         result["certificate"] = decode_certificate(got["der"], now=now)
@@ -389,12 +398,41 @@ def probe_endpoint(
     return result
 
 
+def _tls_refusal(exc: BaseException) -> bool:
+    """A TLS-level failure (alert, protocol or algorithm mismatch), not a network error or a
+    certificate the client does not trust."""
+    return isinstance(exc, ssl.SSLError) and not isinstance(exc, ssl.SSLCertVerificationError)
+
+
+def diagnose_old_protocols(
+    host: str,
+    port: int,
+    server_name: str | None,
+    minimum: str,
+    timeout: float,
+    connect: Connector = _default_connect,
+) -> list[dict[str, Any]]:
+    """After a failed handshake: does the server speak only protocols below ``minimum``?
+
+    One handshake pinned to each older protocol this library can offer; a server that completes
+    one explains a refusal that OpenSSL words obscurely (e.g. "legacy sigalg disallowed").
+    """
+    probes = []
+    for protocol in protocols_below(minimum):
+        try:
+            probes.append(probe_legacy(host, port, server_name, protocol, timeout, connect))
+        except (OSError, ValueError) as exc:  # a failure while diagnosing adds nothing
+            probes.append({"protocol": protocol, "result": ERROR, "detail": _describe(exc)})
+    return probes
+
+
 def _check_negotiated(result: dict[str, Any], minimum: str) -> None:
     where = f"{result['host']}:{result['port']}"
     protocol = result["protocol"]
     known = protocol in PROTOCOLS and minimum in PROTOCOLS
     if known and PROTOCOLS.index(protocol) < PROTOCOLS.index(minimum):
-        result["failures"].append(f"{where}: negotiated {protocol}, below {minimum}")
+        result["failures"].append(
+            f"{where}: negotiated {protocol}, below the policy minimum {minimum}")
     cert = result["certificate"] or {}
     if cert.get("expired"):
         result["failures"].append(f"{where}: certificate expired on {cert.get('not_after')}")

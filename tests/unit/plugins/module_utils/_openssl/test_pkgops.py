@@ -266,11 +266,44 @@ def test_parsers_never_raise_foreign_errors(text):
         pkgops.parse_apt_cache_policy,
         pkgops.parse_apt_get_simulate,
         pkgops.parse_apt_update,
+        pkgops.parse_dpkg_errors,
         pkgops.parse_dnf_check_update,
         pkgops.parse_zypper_updates,
     ):
         with contextlib.suppress(ParseError):
             parser(text)
+
+
+def test_dpkg_errors_of_a_failing_postinst():
+    """A maintainer script failed mid-way: package, step and dpkg's reason, then apt's E:."""
+    text = fixture("debian12-apt-get-install-postinst-fails.out") + fixture(
+        "debian12-apt-get-install-postinst-fails.err"
+    )
+    assert pkgops.parse_dpkg_errors(text) == [
+        "libssl3:amd64 (--configure): installed libssl3:amd64 package post-installation script "
+        "subprocess returned error exit status 1",
+        "openssl (--configure): dependency problems - leaving unconfigured",
+        "E: Sub-process /usr/bin/dpkg returned an error code (1)",
+    ]
+    assert pkgops.parse_dpkg_errors(fixture("debian12-apt-get-update-ok.txt")) == []
+
+
+def test_apt_upgrade_failure_names_the_failing_package():
+    answers = {
+        "apt-get": (
+            100,
+            fixture("debian12-apt-get-install-postinst-fails.out"),
+            fixture("debian12-apt-get-install-postinst-fails.err"),
+        )
+    }
+    mgr = pkgops.AptManager(lambda argv, cwd=None: answers[argv[0]])
+    plan = [{"name": "libssl3", "arch": "amd64", "to": "3.0.22-1~deb12u2+x", "action": "upgrade"}]
+    with pytest.raises(pkgops.PackageError) as info:
+        mgr.upgrade(plan, 5)
+    assert str(info.value).startswith(
+        "apt-get install failed (rc=100): libssl3:amd64 (--configure): installed libssl3:amd64 "
+        "package post-installation script subprocess returned error exit status 1; openssl"
+    )
 
 
 @settings(max_examples=100, deadline=None)

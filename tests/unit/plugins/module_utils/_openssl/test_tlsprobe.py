@@ -54,7 +54,8 @@ def certs(tmp_path_factory):
 class _Server:
     """A TLS server on 127.0.0.1 that completes handshakes and answers one byte."""
 
-    def __init__(self, cert, key, minimum=ssl.TLSVersion.TLSv1_2, legacy=False, http=False):
+    def __init__(self, cert, key, minimum=ssl.TLSVersion.TLSv1_2, legacy=False, http=False,
+                 maximum=None):
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ctx.load_cert_chain(str(cert), str(key))
         with warnings.catch_warnings():
@@ -64,6 +65,8 @@ class _Server:
                 self.ctx.minimum_version = ssl.TLSVersion.TLSv1
             else:
                 self.ctx.minimum_version = minimum
+            if maximum is not None:
+                self.ctx.maximum_version = maximum
         self.http = http
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
@@ -152,6 +155,33 @@ def test_legacy_server_fails_policy(server):
     assert any("TLSv1 accepted" in f for f in result["failures"])
 
 
+def test_a_server_that_speaks_only_tls11_is_named_with_the_policy_minimum(server):
+    """The default client refuses the server's TLS 1.1 with an obscure OpenSSL reason; the
+    probe finds out and says which protocol the server speaks and what the policy wanted."""
+    if not tlsprobe.local_support("TLSv1.1")[0]:
+        pytest.skip("the local library cannot offer TLSv1.1")
+    srv = server(legacy=True, maximum=ssl.TLSVersion.TLSv1_1)
+    result = tlsprobe.probe_endpoint(
+        {"host": "127.0.0.1", "port": srv.port, "validate_certs": False}, timeout=3
+    )
+    assert result["handshake"] is False and result["passed"] is False
+    assert result["server_protocols"] == ["TLSv1", "TLSv1.1"]
+    [failure] = result["failures"]
+    assert failure.startswith(f"127.0.0.1:{srv.port}: handshake failed: ")
+    assert failure.endswith(
+        "; the server accepts only TLSv1, TLSv1.1, below the policy minimum TLSv1.2")
+    assert [p["result"] for p in result["legacy"]] == [tlsprobe.ACCEPTED, tlsprobe.ACCEPTED]
+
+
+def test_no_diagnosis_for_a_refused_connection_or_a_healthy_server(server):
+    srv = server()
+    ok = tlsprobe.probe_endpoint(
+        {"host": "127.0.0.1", "port": srv.port, "validate_certs": False}, timeout=3)
+    assert ok["server_protocols"] is None
+    untrusted = tlsprobe.probe_endpoint({"host": "127.0.0.1", "port": srv.port}, timeout=3)
+    assert untrusted["server_protocols"] is None and untrusted["legacy"] == []
+
+
 def test_min_tls13_probes_tls12(server):
     srv = server()  # accepts TLS 1.2 and 1.3
     result = tlsprobe.probe_endpoint(
@@ -162,6 +192,17 @@ def test_min_tls13_probes_tls12(server):
     tls12 = next(p for p in result["legacy"] if p["protocol"] == "TLSv1.2")
     assert tls12["result"] == tlsprobe.ACCEPTED
     assert result["passed"] is False
+
+
+def test_a_negotiated_protocol_below_the_minimum_names_the_minimum(server):
+    srv = server(maximum=ssl.TLSVersion.TLSv1_2)  # speaks TLS 1.2 only
+    result = tlsprobe.probe_endpoint(
+        {"host": "127.0.0.1", "port": srv.port, "validate_certs": False},
+        min_protocol="TLSv1.3", check_legacy=False, timeout=3,
+    )
+    assert result["protocol"] == "TLSv1.2"
+    assert result["failures"] == [
+        f"127.0.0.1:{srv.port}: negotiated TLSv1.2, below the policy minimum TLSv1.3"]
 
 
 def test_self_signed_fails_verification_but_passes_without(server):
