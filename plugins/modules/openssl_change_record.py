@@ -99,7 +99,8 @@ options:
     description:
       - With V(host), the host's result. Keys C(outcome) (V(planned), V(up_to_date),
         V(patched), V(pending), V(not_reached), V(excluded), V(failed), V(soak_failed),
-        V(rolled_back), V(rollback_failed)), C(message), C(phase), C(batch), C(started_at),
+        V(rolled_back), V(unreachable), V(rollback_failed)), C(message), C(phase), C(batch),
+        C(started_at),
         C(patch) (the patch role's C(before), C(after), C(changed_packages),
         C(rollback_point)), C(refresh) (C(services), C(required), C(reboot_required),
         C(failed_services), C(leftover)), C(verify) (C(passed), C(results)),

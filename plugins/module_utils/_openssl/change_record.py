@@ -46,9 +46,11 @@ HOST_OUTCOMES = (
     "failed",  # a step failed before anything changed (nothing to roll back)
     "soak_failed",  # patched, then a health probe failed during the soak
     "rolled_back",  # a step failed after the upgrade; back on the rollback point, verified
+    "unreachable",  # no result came back after its change began (the host may be half-done)
     "rollback_failed",  # a step failed and the rollback did not restore a verified state
 )
-FAILED_OUTCOMES = frozenset({"failed", "soak_failed", "rolled_back", "rollback_failed"})
+FAILED_OUTCOMES = frozenset({"failed", "soak_failed", "rolled_back", "unreachable",
+                             "rollback_failed"})
 RUN_OUTCOMES = ("in_progress", "planned", "unchanged", "success", "partial", "halted", "failed")
 SEVERITIES = ("critical", "high", "moderate", "low")
 OPEN_STATUSES = ("vulnerable", "unknown")

@@ -380,6 +380,17 @@ def test_gate_later_phase_tolerance():
         cr.gate(records, 2, "lots")
 
 
+def test_gate_counts_an_unreachable_host_as_failed():
+    records = [rec("s1", 1, "patched"), rec("p1", 2, "patched"), rec("p2", 2, "unreachable"),
+               rec("p3", 2, "pending")]
+    halted = cr.gate(records, 2, 0)
+    assert halted["halt"] is True and halted["host"] == "p2"
+    assert "p2 (phase phase2, batch 1) unreachable: p2 msg" in halted["message"]
+    assert "1 of 2 hosts reached in the phase failed" in halted["message"]
+    assert cr.gate(records, 2, 50)["halt"] is False
+    assert cr.run_outcome(records[:3], "apply", finished=True) == "partial"
+
+
 def test_run_record_and_way_back():
     records = [patched_record("p1"), patched_record("p2", "rolled_back")]
     meta = {
