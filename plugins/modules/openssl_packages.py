@@ -23,6 +23,13 @@ description:
     and the sha256 of a local copy of each package that will change. The copy comes from apt's
     cache when the exact file is there, else from C(apt-get download) of that exact version,
     else it is rebuilt from the installed files and dpkg's control data (as dpkg-repack does).
+  - The rollback point is written to a hidden directory and renamed into place when complete,
+    so an interrupted run leaves none half-written. An existing rollback point of the same
+    O(run_id) (an earlier, interrupted attempt of the run) is never overwritten; it holds the
+    versions from before that attempt and is kept; only packages it lacks are added.
+  - When the upgrade itself fails (a maintainer script fails, for example), the module fails
+    with what dpkg left behind (RV(after), RV(after_states)) and the rollback point's run id;
+    restore it with O(state=restored) (the rollback role and the rollout do).
   - With O(state=restored), installs the local copies of a rollback point (C(dpkg -i) of the
     exact files, allowing downgrades), then checks that every version equals the recorded one
     and that C(dpkg --audit) reports nothing. The repositories are not needed.
@@ -38,6 +45,8 @@ attributes:
     description:
       - Reports the plan (which package from which version to which) and changes nothing.
       - C(apt-get update) then writes to a private copy of apt's lists, removed afterwards.
+      - A held package lock is a warning, not a failure (planning needs no lock); a real run
+        waits for it up to O(lock_timeout) seconds and fails before any change.
   diff_mode:
     support: none
     description: No diff; RV(plan), RV(before) and RV(after) say what changes.
@@ -75,7 +84,10 @@ options:
     type: bool
     default: true
   lock_timeout:
-    description: Seconds to wait for the package manager lock.
+    description:
+      - Seconds to wait for the package manager lock before any change. When it stays held the
+        module fails naming the lock, its holder (pid and command) and the wait, and nothing
+        is changed.
     type: int
     default: 120
   min_free_mb:
@@ -164,9 +176,19 @@ before:
   type: dict
   sample: {"libssl3": "3.0.20-1~deb12u2", "openssl": "3.0.20-1~deb12u2"}
 after:
-  description: Installed versions after the run; equal to RV(before) in check mode.
+  description:
+    - Installed versions after the run; equal to RV(before) in check mode.
+    - After a failed upgrade, what dpkg has installed now, whatever its state (see
+      RV(after_states)).
   returned: always
   type: dict
+after_states:
+  description:
+    - dpkg's status abbreviation per package after a failed upgrade (C(ii) installed, C(iF)
+      half-configured, C(iU) unpacked, ...).
+  returned: when the upgrade failed
+  type: dict
+  sample: {"libssl3": "iF", "openssl": "iU"}
 changed_packages:
   description:
     - Packages whose version changed (or would change in check mode).
@@ -184,9 +206,21 @@ rollback_point:
     - The rollback point written (O(state=latest)) or restored (O(state=restored)), with
       C(run_id), C(path), C(manifest) and C(packages) (C(name), C(arch), C(version), C(file),
       C(sha256), C(origin) = C(apt-cache), C(download) or C(rebuilt)).
+    - With O(state=latest), C(reused) is true when the point of this run id already existed
+      (an earlier, interrupted attempt of the run) and was kept.
     - Empty when nothing had to change, and in check mode for O(state=latest).
   returned: always
   type: dict
+rollback_points:
+  description:
+    - The rollback points already on the host before this run, oldest first, each with
+      C(run_id), C(created_at), C(path), C(packages) (C(name), C(version)) and C(restores)
+      (how many times it was restored).
+    - A rollout uses them to find the changes of an interrupted run. Empty with
+      O(state=restored).
+  returned: always
+  type: list
+  elements: dict
 preflight:
   description: Results of the pre-flight checks (C(lock), C(disk), C(repositories), C(simulation)).
   returned: always
@@ -205,6 +239,7 @@ pruned:
 import datetime  # noqa: E402
 import os  # noqa: E402
 import shutil  # noqa: E402
+import tempfile  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 from ansible_collections.patchwise.openssl.plugins.module_utils._openssl import (  # noqa: E402
@@ -231,6 +266,7 @@ class Operation:
             "rollback_point": {},
             "preflight": {},
             "pruned": [],
+            "rollback_points": [],
         }
         self.lists_dir = None
         name = self._detect_manager()
@@ -276,10 +312,17 @@ class Operation:
             free, detail = pkgops.lock_free()
             lock = {"free": free, "waited_seconds": 0, "detail": detail}
         self.result["preflight"]["lock"] = lock
-        if not lock["free"]:
+        if not lock["free"] and self.module.check_mode:
+            # Planning needs no lock; the real run waits for it (bounded) before any change.
+            self.mgr.warnings.append(
+                f"the package lock is held now ({lock['detail']}); a real run waits up to "
+                f"{self.params['lock_timeout']} s for it before changing anything"
+            )
+        elif not lock["free"]:
             self.fail(
-                f"pre-flight: package lock not free after {lock['waited_seconds']} s: "
-                f"{lock['detail']}"
+                f"pre-flight: package lock not free after {lock['waited_seconds']} s "
+                f"(lock_timeout {self.params['lock_timeout']} s): {lock['detail']}; "
+                "nothing was changed"
             )
         disk = pkgops.free_space(
             [
@@ -295,6 +338,7 @@ class Operation:
 
     # --- state=latest ---
     def latest(self) -> None:
+        self.result["rollback_points"] = self._existing_points()
         self.preflight_local()
         installed = self.mgr.installed()
         selected, leftover = pkgops.select_openssl(
@@ -319,8 +363,51 @@ class Operation:
             self.result["after"].update({p["name"]: p["to"] for p in upgrades})
             return
         self.record_rollback_point(selected, upgrades)
-        self.mgr.upgrade(plan, self.params["lock_timeout"])
+        try:
+            self.mgr.upgrade(plan, self.params["lock_timeout"])
+        except pkgops.PackageError as exc:
+            self._failed_upgrade(str(exc))
         self._check_after(upgrades)
+
+    def _failed_upgrade(self, error: str) -> None:
+        """Report what the package manager left behind, then fail (the caller rolls back)."""
+        rows = {p["name"]: p for p in self.mgr.installed() if p["name"] in self.result["before"]}
+        self.result["after"] = {name: rows[name]["version"] for name in rows}
+        states = {name: row.get("status", "ii") for name, row in rows.items()}
+        self.result["after_states"] = states
+        moved = [
+            f"{name} {rows[name]['version']} ({_dpkg_state(states[name])})"
+            for name in sorted(rows)
+            if rows[name]["version"] != self.result["before"][name] or states[name] != "ii"
+        ]
+        point = self.result["rollback_point"].get("run_id")
+        if not moved:
+            self.fail(f"the upgrade failed before any package changed: {error}")
+        self.fail(
+            f"the upgrade failed mid-way: {error}; now installed: {', '.join(moved)}; "
+            f"rollback point {point} holds the versions from before"
+        )
+
+    def _existing_points(self) -> list:
+        """The rollback points already on the host (run id, time, versions, restores)."""
+        points = []
+        for point in pkgops.list_rollback_points(self.params["rollback_dir"]):
+            try:
+                manifest = pkgops.load_manifest(os.path.join(point["path"], pkgops.MANIFEST))
+            except pkgops.PackageError:
+                continue
+            points.append(
+                {
+                    "run_id": point["run_id"],
+                    "created_at": point["created_at"],
+                    "path": point["path"],
+                    "packages": [
+                        {"name": p["name"], "version": p["version"]} for p in manifest["packages"]
+                    ],
+                    "restores": len(manifest.get("restores") or []),
+                }
+            )
+        return points
 
     def _plan(self, selected: list) -> list:
         names = [p["name"] for p in selected]
@@ -358,14 +445,55 @@ class Operation:
         return plan
 
     def record_rollback_point(self, selected: list, upgrades: list) -> None:
+        """Write this run's rollback point, all or nothing; never overwrite an existing one.
+
+        The copies and the manifest go to a dot directory that is renamed into place when
+        complete, so an interrupted run leaves no half-written point. When the point of this
+        run id exists (an earlier, interrupted attempt of the same run wrote it), it already
+        holds the versions from before that attempt: it is kept, and only packages it lacks
+        are added.
+        """
         run_id = self.params["run_id"] or pkgops.new_run_id()
         if not pkgops.valid_run_id(run_id):
             self.fail(f"run_id {run_id!r}: letters, digits, '.', '_' and '-' only")
         root = self.params["rollback_dir"]
         directory = os.path.join(root, run_id)
         pkgops.make_private_dir(root)
-        pkgops.make_private_dir(directory)
+        self._remove_partial_points(root, run_id)
         changing = {p["name"] for p in upgrades}
+        if os.path.isfile(os.path.join(directory, pkgops.MANIFEST)):
+            self._extend_rollback_point(directory, selected, changing)
+            return
+        partial = tempfile.mkdtemp(prefix=f".{run_id}.partial-", dir=root)
+        os.chmod(partial, 0o700)
+        entries = self._copies(selected, changing, partial)
+        manifest = {
+            "format": pkgops.MANIFEST_FORMAT,
+            "run_id": run_id,
+            "created_at": _utc_now(),
+            "host": pkgops.host_name(),
+            "manager": self.mgr.name,
+            "packages": entries,
+            "unchanged": [
+                {"name": p["name"], "version": p["version"]}
+                for p in selected
+                if p["name"] not in changing
+            ],
+            "planned": [{"name": p["name"], "from": p["from"], "to": p["to"]} for p in upgrades],
+            "restores": [],
+        }
+        pkgops.write_manifest(partial, manifest)
+        os.rename(partial, directory)
+        self.result["rollback_point"] = {
+            "run_id": run_id,
+            "path": directory,
+            "manifest": os.path.join(directory, pkgops.MANIFEST),
+            "packages": entries,
+            "reused": False,
+        }
+        self.result["pruned"] = pkgops.prune_rollback_points(root, self.params["keep"], run_id)
+
+    def _copies(self, selected: list, changing: set, directory: str) -> list:
         entries = []
         for pkg in selected:
             if pkg["name"] not in changing:
@@ -384,31 +512,39 @@ class Operation:
                     "note": copy.get("note"),
                 }
             )
-        manifest = {
-            "format": pkgops.MANIFEST_FORMAT,
-            "run_id": run_id,
-            "created_at": datetime.datetime.now(datetime.timezone.utc).strftime(
-                "%Y-%m-%dT%H:%M:%SZ"
-            ),
-            "host": pkgops.host_name(),
-            "manager": self.mgr.name,
-            "packages": entries,
-            "unchanged": [
-                {"name": p["name"], "version": p["version"]}
-                for p in selected
-                if p["name"] not in changing
-            ],
-            "planned": [{"name": p["name"], "from": p["from"], "to": p["to"]} for p in upgrades],
-            "restores": [],
-        }
-        path = pkgops.write_manifest(directory, manifest)
+        return entries
+
+    def _extend_rollback_point(self, directory: str, selected: list, changing: set) -> None:
+        path = os.path.join(directory, pkgops.MANIFEST)
+        manifest = pkgops.load_manifest(path)
+        recorded = {p["name"] for p in manifest["packages"]}
+        missing = changing - recorded
+        added = self._copies(selected, missing, directory) if missing else []
+        if added:
+            manifest["packages"] = manifest["packages"] + added
+            manifest.setdefault("added", []).append(
+                {"at": _utc_now(), "packages": [p["name"] for p in added]}
+            )
+            pkgops.write_manifest(directory, manifest)
+        self.mgr.warnings.append(
+            f"rollback point {manifest.get('run_id')} already existed (written by an earlier, "
+            "interrupted attempt of this run): kept as it was, with the versions from before "
+            "that attempt" + (f"; added {', '.join(sorted(missing))}" if added else "")
+        )
         self.result["rollback_point"] = {
-            "run_id": run_id,
+            "run_id": manifest.get("run_id"),
             "path": directory,
             "manifest": path,
-            "packages": entries,
+            "packages": manifest["packages"],
+            "reused": True,
         }
-        self.result["pruned"] = pkgops.prune_rollback_points(root, self.params["keep"], run_id)
+
+    @staticmethod
+    def _remove_partial_points(root: str, run_id: str) -> None:
+        """Remove what an interrupted writer of this run's point left (never a complete point)."""
+        for entry in os.listdir(root):
+            if entry.startswith(f".{run_id}.partial-"):
+                shutil.rmtree(os.path.join(root, entry), ignore_errors=True)
 
     def _check_after(self, upgrades: list) -> None:
         now = {
@@ -503,12 +639,33 @@ class Operation:
     def _append_restore(self, path: str, manifest: dict, ok: bool) -> None:
         manifest.setdefault("restores", []).append(
             {
-                "at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "at": _utc_now(),
                 "ok": ok,
                 "versions": self.result["after"],
             }
         )
         pkgops.write_manifest(os.path.dirname(path), manifest)
+
+
+# Second letter of dpkg's status abbreviation (``dpkg-query -W -f='${db:Status-Abbrev}'``).
+_DPKG_STATES = {
+    "n": "not installed",
+    "c": "config-files only",
+    "H": "half-installed",
+    "U": "unpacked, not configured",
+    "F": "half-configured",
+    "W": "awaiting triggers",
+    "t": "triggers pending",
+    "i": "installed",
+}
+
+
+def _dpkg_state(abbrev: str) -> str:
+    return _DPKG_STATES.get(abbrev[1:2], f"dpkg state {abbrev!r}")
+
+
+def _utc_now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def main() -> None:

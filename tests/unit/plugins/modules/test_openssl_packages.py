@@ -102,3 +102,148 @@ def test_restore_without_rollback_point(commands, capsys, tmp_path):
     assert out["msg"] == f"no rollback point under {tmp_path}"
     out = _run({"state": "restored", "run_id": "../x", "rollback_dir": str(tmp_path)}, capsys)
     assert "letters, digits" in out["msg"]
+
+
+# --- faults: a held lock, an upgrade that fails mid-way, an interrupted earlier attempt ---
+
+HELD = "/var/lib/dpkg/lock-frontend is held by pid 686 (python3)"
+
+
+@pytest.fixture
+def host(monkeypatch, tmp_path):
+    """A Debian 12 host whose dpkg-query answers change after apt-get install ran."""
+    state = {"installed": fixture_text("debian12-dpkg-query-W.txt"), "calls": []}
+    after_ok = state["installed"].replace("3.0.20-1~deb12u2", "3.0.22-1~deb12u2")
+    state["after_install"] = after_ok
+    state["install"] = (0, "", "")
+
+    def run_command(self, argv, cwd=None, environ_update=None, **kwargs):
+        argv = list(argv)
+        state["calls"].append(argv)
+        if argv[0] == "dpkg-query":
+            return 0, state["installed"], ""
+        if argv[:2] == ["apt-get", "install"]:
+            state["installed"] = state["after_install"]
+            return state["install"]
+        for prefix, answer in _answers():
+            if argv[: len(prefix)] == prefix:
+                return answer
+        return 1, "", f"unexpected {argv}"
+
+    def copy_package(self, pkg, dest):
+        name = f"{pkg['name']}_{pkg['version']}_{pkg['arch']}.deb"
+        Path(dest, name).write_bytes(b"!<arch>\n" + pkg["name"].encode())
+        state.setdefault("copied", []).append(pkg["name"])
+        return {"file": name, "origin": "download"}
+
+    monkeypatch.setattr(AnsibleModule, "run_command", run_command)
+    monkeypatch.setattr(
+        AnsibleModule, "get_bin_path", lambda self, name, *a, **k: f"/usr/bin/{name}"
+    )
+    monkeypatch.setattr(pkgops, "lock_free", lambda paths=None: (True, ""))
+    monkeypatch.setattr(pkgops, "private_lists_dir", lambda: str(tmp_path / "lists"))
+    monkeypatch.setattr(pkgops.AptManager, "copy_package", copy_package)
+    return state
+
+
+def fixture_text(name: str) -> str:
+    return (FIX / name).read_text()
+
+
+def test_check_mode_plans_while_the_lock_is_held(host, monkeypatch, capsys, tmp_path):
+    monkeypatch.setattr(pkgops, "lock_free", lambda paths=None: (False, HELD))
+    out = _run({"_ansible_check_mode": True, "rollback_dir": str(tmp_path / "rb")}, capsys)
+    assert "failed" not in out
+    assert out["changed"] is True
+    assert out["preflight"]["lock"] == {"free": False, "waited_seconds": 0, "detail": HELD}
+    assert any(HELD in w and "waits up to 120 s" in w for w in out["warnings_list"])
+
+
+def test_held_lock_fails_after_the_bounded_wait_before_any_change(
+    host, monkeypatch, capsys, tmp_path
+):
+    waits = []
+
+    def wait_for_lock(timeout, *args, **kwargs):
+        waits.append(timeout)
+        return {"free": False, "waited_seconds": 5.0, "detail": HELD}
+
+    monkeypatch.setattr(pkgops, "wait_for_lock", wait_for_lock)
+    out = _run({"lock_timeout": 5, "rollback_dir": str(tmp_path / "rb")}, capsys)
+    assert waits == [5]
+    assert out["failed"] is True
+    assert out["msg"] == (
+        f"pre-flight: package lock not free after 5.0 s (lock_timeout 5 s): {HELD}; "
+        "nothing was changed"
+    )
+    assert not (tmp_path / "rb").exists()
+    assert host["calls"] == []  # not even dpkg-query: the lock comes first
+
+
+def test_upgrade_failing_mid_way_reports_what_dpkg_left(host, capsys, tmp_path):
+    host["install"] = (
+        100,
+        fixture_text("debian12-apt-get-install-postinst-fails.out"),
+        fixture_text("debian12-apt-get-install-postinst-fails.err"),
+    )
+    host["after_install"] = fixture_text("debian12-dpkg-query-W-half-configured.txt")
+    root = tmp_path / "rb"
+    out = _run({"run_id": "r1", "rollback_dir": str(root)}, capsys)
+    assert out["failed"] is True
+    assert out["msg"].startswith(
+        "the upgrade failed mid-way: apt-get install failed (rc=100): libssl3:amd64 "
+        "(--configure): installed libssl3:amd64 package post-installation script subprocess "
+        "returned error exit status 1; openssl (--configure): dependency problems"
+    )
+    assert out["msg"].endswith(
+        "now installed: libssl3 3.0.22-1~deb12u2+patchwisebroken1 (half-configured), "
+        "openssl 3.0.22-1~deb12u2+patchwisebroken1 (unpacked, not configured); "
+        "rollback point r1 holds the versions from before"
+    )
+    assert out["before"] == {"libssl3": "3.0.20-1~deb12u2", "openssl": "3.0.20-1~deb12u2"}
+    assert out["after"] == {
+        "libssl3": "3.0.22-1~deb12u2+patchwisebroken1",
+        "openssl": "3.0.22-1~deb12u2+patchwisebroken1",
+    }
+    assert out["after_states"] == {"libssl3": "iF", "openssl": "iU"}
+    assert out["rollback_point"]["run_id"] == "r1"
+    manifest = json.loads((root / "r1" / "manifest.json").read_text())
+    assert {p["name"]: p["version"] for p in manifest["packages"]} == out["before"]
+    assert sorted(p.name for p in root.iterdir()) == ["r1"]
+
+
+def test_rollback_point_is_written_whole_and_a_partial_one_is_cleared(host, capsys, tmp_path):
+    root = tmp_path / "rb"
+    (root / ".r1.partial-x1y2").mkdir(parents=True)
+    (root / ".r1.partial-x1y2" / "libssl3_3.0.20-1~deb12u2_amd64.deb").write_bytes(b"half")
+    out = _run({"run_id": "r1", "rollback_dir": str(root)}, capsys)
+    assert out["changed"] is True
+    assert out["after"] == {"libssl3": "3.0.22-1~deb12u2", "openssl": "3.0.22-1~deb12u2"}
+    assert out["rollback_point"]["reused"] is False
+    assert sorted(p.name for p in root.iterdir()) == ["r1"]
+    assert oct((root / "r1").stat().st_mode & 0o777) == "0o700"
+    assert sorted(p.name for p in (root / "r1").iterdir()) == [
+        "libssl3_3.0.20-1~deb12u2_amd64.deb",
+        "manifest.json",
+        "openssl_3.0.20-1~deb12u2_amd64.deb",
+    ]
+
+
+def test_an_earlier_attempts_rollback_point_is_kept(host, capsys, tmp_path):
+    """Same run id again (the first attempt was interrupted after writing its point)."""
+    root = tmp_path / "rb"
+    first = _run({"run_id": "r1", "rollback_dir": str(root)}, capsys)
+    manifest = (root / "r1" / "manifest.json").read_bytes()
+    # The interrupted attempt never upgraded: the host is on the old versions again.
+    host["installed"] = fixture_text("debian12-dpkg-query-W.txt")
+    host["copied"] = []
+    again = _run({"run_id": "r1", "rollback_dir": str(root)}, capsys)
+    assert again["changed"] is True
+    assert again["rollback_point"]["reused"] is True
+    assert host["copied"] == []
+    assert (root / "r1" / "manifest.json").read_bytes() == manifest
+    assert [p["run_id"] for p in again["rollback_points"]] == ["r1"]
+    assert again["rollback_points"][0]["packages"] == [
+        {"name": p["name"], "version": p["version"]} for p in first["rollback_point"]["packages"]
+    ]
+    assert any("already existed" in w for w in again["warnings_list"])
