@@ -128,7 +128,7 @@ def parse_apt_cache_policy(text: str) -> dict[str, dict[str, Any]]:
         if stripped in ("Version table:",) or stripped.startswith("Package pin:"):
             continue
         indent = len(line) - len(line.lstrip(" "))
-        match = re.match(r"^(\*\*\* )?(\S+) (-?\d+)$", stripped)
+        match = re.match(r"^(\*\*\* )?(\S+) (-?[0-9]{1,9})$", stripped)
         if match and (match.group(1) or indent <= 5):
             version = {
                 "version": match.group(2),
@@ -138,7 +138,7 @@ def parse_apt_cache_policy(text: str) -> dict[str, dict[str, Any]]:
             }
             current["versions"].append(version)
             continue
-        source = re.match(r"^(-?\d+) (.+)$", stripped)
+        source = re.match(r"^(-?[0-9]{1,9}) (.+)$", stripped)
         if source and version is not None and indent > 5:
             version["sources"].append({"priority": int(source.group(1)), "origin": source.group(2)})
             continue
@@ -250,7 +250,7 @@ def parse_zypper_updates(text: str) -> list[dict[str, Any]]:
         raise ParseError("zypper output has no <stream> element")
     try:
         root = ET.fromstring(text[start:])  # noqa: S314 - trusted local command output
-    except ET.ParseError as exc:
+    except (ET.ParseError, ValueError) as exc:  # ValueError: text not encodable (surrogates)
         raise ParseError(f"zypper XML: {exc}") from exc
     updates = []
     for node in root.iter("update"):
@@ -275,7 +275,7 @@ def _zypper_stream(text: str, what: str) -> ET.Element:
         raise ParseError(f"zypper {what}: output has no <stream> element")
     try:
         return ET.fromstring(text[start:])  # noqa: S314 - trusted local command output
-    except ET.ParseError as exc:
+    except (ET.ParseError, ValueError) as exc:  # ValueError: text not encodable (surrogates)
         raise ParseError(f"zypper {what} XML: {exc}") from exc
 
 
