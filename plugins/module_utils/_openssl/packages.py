@@ -48,13 +48,19 @@ def _batches(items: list[str], size: int = BATCH) -> list[list[str]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
+def _is_number(text: str) -> bool:
+    """ASCII digits that int() converts (``"²".isdigit()`` is True; int() refuses it, and
+    numbers longer than 4300 digits)."""
+    return text.isascii() and text.isdigit() and len(text) <= 18
+
+
 def split_evr(version: str) -> dict[str, Any]:
     """Split ``[epoch:]upstream[-release]`` (Debian and RPM spelling)."""
     epoch = None
     rest = version
     if ":" in version:
         head, _sep, tail = version.partition(":")
-        if head.isdigit():
+        if _is_number(head):
             epoch, rest = int(head), tail
     upstream, sep, release = rest.rpartition("-")
     if not sep:
@@ -328,7 +334,7 @@ def parse_rpm_query(text: str) -> list[dict[str, Any]]:
         if not name or not version:
             continue
         source = re.sub(r"-[^-]+-[^-]+\.src\.rpm$", "", srpm) if srpm.endswith(".src.rpm") else name
-        epoch_i = int(epoch) if epoch.isdigit() and epoch != "0" else None
+        epoch_i = int(epoch) if _is_number(epoch) and epoch != "0" else None
         full = f"{epoch_i}:{version}-{release}" if epoch_i else f"{version}-{release}"
         packages.append(
             {
