@@ -125,7 +125,9 @@ def _der_time(tag: int, raw: bytes) -> str:
     text = raw.decode("ascii")
     fmt = "%y%m%d%H%M%SZ" if tag == 0x17 else "%Y%m%d%H%M%SZ"
     parsed = datetime.datetime.strptime(text, fmt).replace(tzinfo=datetime.timezone.utc)
-    return parsed.strftime("%Y-%m-%dT%H:%M:%SZ")
+    # isoformat() writes four-digit years; strftime("%Y") gives "1" for the year 0001, which
+    # strptime() refuses when the expiry is computed
+    return parsed.isoformat().replace("+00:00", "Z")
 
 
 def _name(data: bytes, start: int, end: int) -> dict[str, str]:
