@@ -250,7 +250,7 @@ def parse_zypper_updates(text: str) -> list[dict[str, Any]]:
         raise ParseError("zypper output has no <stream> element")
     try:
         root = ET.fromstring(text[start:])  # noqa: S314 - trusted local command output
-    except (ET.ParseError, ValueError) as exc:  # ValueError: text not encodable (surrogates)
+    except (ET.ParseError, ValueError, LookupError) as exc:  # not encodable, unknown encoding
         raise ParseError(f"zypper XML: {exc}") from exc
     updates = []
     for node in root.iter("update"):
@@ -275,7 +275,7 @@ def _zypper_stream(text: str, what: str) -> ET.Element:
         raise ParseError(f"zypper {what}: output has no <stream> element")
     try:
         return ET.fromstring(text[start:])  # noqa: S314 - trusted local command output
-    except (ET.ParseError, ValueError) as exc:  # ValueError: text not encodable (surrogates)
+    except (ET.ParseError, ValueError, LookupError) as exc:  # not encodable, unknown encoding
         raise ParseError(f"zypper {what} XML: {exc}") from exc
 
 
