@@ -44,6 +44,13 @@ def _read_at(fh: IO[bytes], offset: int, size: int) -> bytes:
     return data
 
 
+# ELF header after e_ident, per class: e_type, e_machine, e_version, e_entry, e_phoff,
+# e_shoff, e_flags, e_ehsize, e_phentsize, e_phnum, e_shentsize, e_shnum, e_shstrndx
+_HEADER_FORMAT = {1: "HHIIIIIHHHHHH", 2: "HHIQQQIHHHHHH"}
+# program header per class (the fields sit in another order in 32-bit files)
+_PHDR_FORMAT = {1: "IIIIIIII", 2: "IIQQQQQQ"}
+
+
 def _header(fh: IO[bytes]) -> dict[str, Any]:
     ident = fh.read(16)
     if len(ident) < 16 or ident[:4] != ELF_MAGIC:
@@ -52,46 +59,14 @@ def _header(fh: IO[bytes]) -> dict[str, Any]:
     if elf_class not in (1, 2) or data_enc not in (1, 2):
         raise ParseError("unsupported ELF class or encoding")
     end = "<" if data_enc == 1 else ">"
-    is64 = elf_class == 2
-    if is64:
-        rest = _read_at(fh, 16, 48)
-        (
-            _type,
-            machine,
-            _ver,
-            _entry,
-            phoff,
-            _shoff,
-            _flags,
-            _ehsize,
-            phentsize,
-            phnum,
-            _shentsize,
-            _shnum,
-            _shstrndx,
-        ) = struct.unpack(end + "HHIQQQIHHHHHH", rest)
-    else:
-        rest = _read_at(fh, 16, 36)
-        (
-            _type,
-            machine,
-            _ver,
-            _entry,
-            phoff,
-            _shoff,
-            _flags,
-            _ehsize,
-            phentsize,
-            phnum,
-            _shentsize,
-            _shnum,
-            _shstrndx,
-        ) = struct.unpack(end + "HHIIIIIHHHHHH", rest)
+    fmt = end + _HEADER_FORMAT[elf_class]
+    fields = struct.unpack(fmt, _read_at(fh, 16, struct.calcsize(fmt)))
+    _type, machine, _ver, _entry, phoff, _shoff, _flags, _ehsize, phentsize, phnum = fields[:10]
     if phnum > MAX_PHNUM:
         raise ParseError("too many ELF program headers")
     return {
         "end": end,
-        "is64": is64,
+        "is64": elf_class == 2,
         "machine": machine,
         "phoff": phoff,
         "phentsize": phentsize,
@@ -101,7 +76,7 @@ def _header(fh: IO[bytes]) -> dict[str, Any]:
 
 def _program_headers(fh: IO[bytes], hdr: dict[str, Any]) -> list[dict[str, int]]:
     headers = []
-    fmt = hdr["end"] + ("IIQQQQQQ" if hdr["is64"] else "IIIIIIII")
+    fmt = hdr["end"] + _PHDR_FORMAT[2 if hdr["is64"] else 1]
     need = struct.calcsize(fmt)
     if hdr["phnum"] and hdr["phentsize"] < need:
         raise ParseError("bad ELF program header size")

@@ -31,6 +31,19 @@ def test_fixture_build_id_soname_and_text() -> None:
     assert info["version_texts"] == ["OpenSSL 1.0.2k-fips  26 Jan 2017"]
 
 
+def test_32_bit_file() -> None:
+    """A real i386 shared object (Debian 12's libatomic1): the 32-bit header and program
+    header layouts give what readelf shows."""
+    info = elf.inspect_file(str(FIX.with_name("i386-libatomic.so.1.2.0")))
+    assert info["error"] is None
+    assert info["elf_class"] == 32
+    assert info["machine"] == 3  # EM_386
+    assert info["build_id"] == "e67694b18faeff67c0824d116f7846185810aa06"
+    assert info["soname"] == "libatomic.so.1"
+    assert info["needed"] == ["libc.so.6"]
+    assert info["version_texts"] == []
+
+
 def test_text_split_across_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     data = b"\x00" * 1000 + b"OpenSSL 3.0.19 27 Jan 2026\x00" + b"\x00" * 50
     monkeypatch.setattr(elf, "CHUNK", 1010)  # the text straddles the chunk border
