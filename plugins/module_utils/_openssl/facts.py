@@ -437,6 +437,7 @@ def gather(
             "packages": packages,
             "processes": scan["processes"],
             "unreadable_processes": scan["unreadable"],
+            "own_processes_excluded": scan.get("own_excluded", []),
             "vendored": vend["found"],
             "vendored_scan": vend["scan"],
             "runtimes": pythons.join(warnings) if pythons is not None else [],
@@ -494,9 +495,14 @@ def _finish_processes(
 
 
 def summarize(facts: dict[str, Any]) -> dict[str, Any]:
-    stale = [p for p in facts["processes"] if p["stale"]]
+    """Counts for quick checks. Processes that exited before the scan finished need no
+    restart: they are listed (``exited: true``) but not counted as stale here."""
+    running = [p for p in facts["processes"] if not p.get("exited")]
+    stale = [p for p in running if p["stale"]]
     return {
         "stale_processes": len(stale),
+        "exited_processes": len(facts["processes"]) - len(running),
+        "own_processes_excluded": len(facts.get("own_processes_excluded") or []),
         "stale_services": sorted({p["service"] for p in stale if p["service"]}),
         "stale_without_service": sorted(p["pid"] for p in stale if not p["service"]),
         "libraries": len(facts["libraries"]),

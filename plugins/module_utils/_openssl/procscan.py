@@ -2,16 +2,16 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """One pass over /proc: which processes map libssl/libcrypto, and is that copy stale?
 
-Cost model: every ``/proc/PID/maps`` is read exactly once and tested with two substring checks;
-everything else is done only for the processes that map an OpenSSL library, and as little as
-the result needs: ``/proc/PID/stat`` (comm, ppid) and the owner of ``/proc/PID`` instead of
-``status`` (read only for root-owned entries, which may be non-dumpable processes of another
-user, and for processes of other user namespaces), ``cmdline``, ``exe``, the mount namespace,
-the root link only when a library is not deleted, the fd links only in network namespaces that
-have a listening socket at all. Results shared by identical processes are computed once: the
-parse of each maps line (less its address), the ``stat`` of a mapped path per (mount
-namespace, root), the socket table per network namespace, the parse of each cgroup text, user
-names.
+Cost model: every ``/proc/PID/maps`` is read exactly once and tested with two substring checks
+on the raw bytes; everything else is done only for the processes that map an OpenSSL library,
+and as little as the result needs: ``status`` (comm, ppid and the real uid in one read),
+``cmdline``, ``exe``, one ``stat`` of the root directory; the cgroup file only where it can
+name a systemd unit or a container; the mount namespace only for processes with another root,
+a container cgroup or a library that is not deleted; the fd links (without listing the fd
+directory where the kernel reports the fd count) and, for socket holders only, the network
+namespace. Results shared by identical processes are computed once: the parse of each maps
+line (less its address), the ``stat`` of a mapped path per (mount namespace, root), the socket
+table per network namespace, the parse of each cgroup text, user names.
 
 Stale means either
 
@@ -30,6 +30,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import threading
 from typing import Any, Callable
 
 from ansible_collections.patchwise.openssl.plugins.module_utils._openssl.errors import ParseError
@@ -41,9 +42,15 @@ _DENIED = (errno.EACCES, errno.EPERM)
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _READ_SIZE = 1 << 17
 TCP_LISTEN = "0A"
-# processes of one network namespace whose fds are listed before its socket tables are read
-NET_TABLE_AFTER = 8
 UDP_UNCONNECTED = "07"
+# fd tables up to this size are read as links 0..n-1 when the kernel reports the count
+DENSE_FDS = 64
+# bound of every parent-chain walk
+MAX_DEPTH = 64
+# /proc is read by up to this many threads (the kernel work runs outside the GIL) ...
+MAX_WORKERS = 4
+# ... when there are at least this many processes per thread
+PIDS_PER_WORKER = 256
 
 
 def library_kind(path: str) -> str | None:
@@ -262,22 +269,6 @@ def parse_net_table(text: str, proto: str) -> dict[int, dict[str, Any]]:
     return sockets
 
 
-def sockstat_in_use(text: str) -> dict[str, int] | None:
-    """``inuse`` counts of TCP/UDP (v4 or v6) from /proc/net/sockstat{,6}; None when the text
-    names neither (unknown layout: the caller must assume sockets exist)."""
-    counts: dict[str, int] = {}
-    for line in text.splitlines():
-        proto, sep, rest = line.partition(":")
-        if not sep or proto not in ("TCP", "UDP", "TCP6", "UDP6"):
-            continue
-        fields = rest.split()
-        try:
-            counts[proto] = int(fields[fields.index("inuse") + 1])
-        except (ValueError, IndexError):
-            return None
-    return counts or None
-
-
 class ProcReader:
     """Thin, injectable file-system access to /proc (unit tests pass a fake root)."""
 
@@ -319,69 +310,68 @@ class ProcReader:
     def stat_host(self, path: str) -> os.stat_result:
         return os.stat(path)
 
-    def owner(self, pid: str) -> int:
-        """Owner of ``/proc/PID``: the effective uid of a dumpable process, root otherwise."""
-        return os.stat(f"{self.root}/{pid}").st_uid
+    def fd_count(self, pid: str) -> int:
+        """Open fds of a process: the size of ``/proc/PID/fd`` (Linux 6.2 and later; 0 on older
+        kernels)."""
+        return os.stat(f"{self.root}/{pid}/fd").st_size
 
     def list_fds(self, pid: str) -> list[str]:
         return os.listdir(f"{self.root}/{pid}/fd")
 
 
-def _stat_fields(text: str) -> tuple[str, int | None] | None:
-    """(comm, ppid) of a ``/proc/PID/stat`` text; comm may hold spaces and parentheses."""
-    start, end = text.find("("), text.rfind(")")
-    if start == -1 or end < start:
+_HEX_RANGE = re.compile(rb"[0-9a-f]+-[0-9a-f]+")
+_MISSING = object()
+
+
+def _line_info(raw: bytes) -> tuple[str, tuple[Any, ...] | None] | None:
+    """(address range, info or None) of one raw maps line, parsed with :func:`parse_maps_line`
+    (None: malformed)."""
+    try:
+        entry = parse_maps_line(raw.decode("utf-8", "replace"))
+    except ParseError:
         return None
-    rest = text[end + 2 :].split(None, 2)
-    ppid = int(rest[1]) if len(rest) > 1 and rest[1].isdigit() else None
-    return text[start + 1 : end], ppid
+    kind = library_kind(entry["path"])
+    if kind is None or not entry["path"].startswith("/"):
+        return entry["range"], None
+    return entry["range"], (
+        entry["path"],
+        kind,
+        entry["inode"],
+        entry["dev"],
+        entry["deleted"],
+        entry["offset"] == 0,
+    )
 
 
 def _mapping_of_line(
-    line: str, cache: dict[str, tuple[Any, ...] | None]
+    raw: bytes, cache: dict[bytes, tuple[Any, ...] | None]
 ) -> tuple[str, tuple[Any, ...]] | None:
-    """(address range, (path, kind, inode, dev, deleted, offset is zero)) of one maps line
+    """(address range, (path, kind, inode, dev, deleted, offset is zero)) of one raw maps line
     naming an OpenSSL library, or None; the same answer as :func:`parse_maps_line` plus
-    :func:`library_kind`. The parse of everything after the address is cached: identical
-    processes map the same files at the same offsets, only the addresses differ."""
-    parts = line.split(None, 1)
-    if len(parts) != 2:
-        return None
-    addr, rest = parts
-    if rest in cache:
-        info = cache[rest]
-        if info is None:
+    :func:`library_kind`. Identical processes map the same files at the same offsets, only the
+    addresses differ: behind a well-formed address the parse of the rest of the line is
+    cached, keyed by its raw bytes (nothing decoded again)."""
+    space = raw.find(b" ")
+    if space <= 0 or not _HEX_RANGE.fullmatch(raw, 0, space):
+        parsed = _line_info(raw)
+        if parsed is None or parsed[1] is None:
             return None
-        start, sep, end = addr.partition("-")
-        try:
-            int(start, 16), int(end, 16)
-        except ValueError:
-            return None
-        return (addr, info) if sep else None
-    try:
-        entry = parse_maps_line(line)
-    except ParseError:
-        # a malformed address says nothing about the rest of the line: not cached
+        return parsed[0], parsed[1]
+    rest = raw[space:]
+    info = cache.get(rest, _MISSING)
+    if info is _MISSING:
+        parsed = _line_info(raw)
+        info = parsed[1] if parsed is not None else None
+        cache[rest] = info
+    if info is None:
         return None
-    kind = library_kind(entry["path"])
-    info = None
-    if kind is not None and entry["path"].startswith("/"):
-        info = (
-            entry["path"],
-            kind,
-            entry["inode"],
-            entry["dev"],
-            entry["deleted"],
-            entry["offset"] == 0,
-        )
-    cache[rest] = info
-    return (addr, info) if info is not None else None
+    return raw[:space].decode("ascii"), info
 
 
 def _mappings_cached(
-    lines: list[str], cache: dict[str, tuple[Any, ...] | None]
+    lines: list[bytes], cache: dict[bytes, tuple[Any, ...] | None]
 ) -> list[dict[str, Any]]:
-    """:func:`openssl_mappings` over candidate lines, with the per-line parse cache."""
+    """:func:`openssl_mappings` over raw candidate lines, with the per-line parse cache."""
     found: dict[tuple[str, int, tuple[int, int]], dict[str, Any]] = {}
     for line in lines:
         mapped = _mapping_of_line(line, cache)
@@ -405,33 +395,80 @@ def _mappings_cached(
     return list(found.values())
 
 
-def _candidate_lines_bytes(data: bytes) -> list[str]:
-    """Lines of a maps text naming libssl/libcrypto, found in the raw bytes; only those lines
-    are decoded."""
-    starts: set[int] = set()
+def _candidate_lines_bytes(data: bytes) -> list[bytes]:
+    """Raw lines of a maps text naming ``/libssl`` or ``/libcrypto``, in file order."""
+    spans: set[tuple[int, int]] = set()
+    size = len(data)
     for anchor in (b"/libssl", b"/libcrypto"):
         pos = data.find(anchor)
         while pos != -1:
-            starts.add(data.rfind(b"\n", 0, pos) + 1)
-            pos = data.find(anchor, pos + 1)
-    lines = []
-    for start in sorted(starts):
-        end = data.find(b"\n", start)
-        raw = data[start:] if end == -1 else data[start:end]
-        lines.append(raw.decode("utf-8", "replace"))
-    return lines
+            end = data.find(b"\n", pos)
+            if end == -1:
+                end = size
+            spans.add((data.rfind(b"\n", 0, pos) + 1, end))
+            pos = data.find(anchor, end)
+    return [data[start:end] for start, end in sorted(spans)]
 
 
-def _status_fields(text: str) -> dict[str, str]:
-    """Name, PPid and Uid of a /proc/PID/status text (looked up, not split line by line)."""
-    fields = {}
-    for key in ("Name", "PPid", "Uid"):
-        pos = text.find(key + ":")
-        if pos == -1 or (pos and text[pos - 1] != "\n"):
+def _stat_ppid_session(text: str) -> tuple[int, int] | None:
+    """(ppid, session id) of a ``/proc/PID/stat`` text; comm may hold spaces and parentheses."""
+    end = text.rfind(")")
+    if end == -1:
+        return None
+    rest = text[end + 2 :].split(None, 4)
+    if len(rest) < 4 or not (rest[1] + rest[3]).isascii() or not rest[1].isdigit():
+        return None
+    if not rest[3].isdigit():
+        return None
+    return int(rest[1]), int(rest[3])
+
+
+def _unescape_name(raw: bytes) -> bytes:
+    """``status`` prints a newline in comm as ``\\n`` and a backslash as ``\\\\``."""
+    out = bytearray()
+    pos = 0
+    while pos < len(raw):
+        char = raw[pos : pos + 1]
+        if char == b"\\" and raw[pos + 1 : pos + 2] in (b"n", b"\\"):
+            out += b"\n" if raw[pos + 1 : pos + 2] == b"n" else b"\\"
+            pos += 2
             continue
-        end = text.find("\n", pos)
-        fields[key] = text[pos + len(key) + 1 : end if end != -1 else None].strip()
-    return fields
+        out += char
+        pos += 1
+    return bytes(out)
+
+
+def _status_number(data: bytes, key: bytes) -> int | None:
+    """First number after ``key`` (``b"\\nPPid:"``) in a ``/proc/PID/status`` text."""
+    pos = data.find(key)
+    if pos == -1:
+        return None
+    start = pos + len(key)
+    end = data.find(b"\n", start)
+    fields = data[start : end if end != -1 else None].split()
+    return int(fields[0]) if fields and fields[0].isdigit() else None
+
+
+def _status_identity(data: bytes) -> tuple[str, int | None, int | None] | None:
+    """(comm, ppid, real uid) from a ``/proc/PID/status`` text, looked up in the raw bytes.
+
+    ``status`` gives the real uid whatever the process did (a non-dumpable process, e.g. an
+    nginx worker after ``setuid``, has a root-owned ``/proc/PID``; one in a rootless
+    container's user namespace shows that namespace's root as owner). None when the text names
+    no process (it exited)."""
+    if not data.startswith(b"Name:"):
+        return None
+    end = data.find(b"\n")
+    name = data[5 : end if end != -1 else None]
+    if name[:1] == b"\t":
+        name = name[1:]
+    if b"\\" in name:
+        name = _unescape_name(name)
+    return (
+        name.decode("utf-8", "replace"),
+        _status_number(data, b"\nPPid:"),
+        _status_number(data, b"\nUid:"),
+    )
 
 
 def _user_name(uid: int, cache: dict[int, str | None]) -> str | None:
@@ -446,7 +483,16 @@ def _user_name(uid: int, cache: dict[int, str | None]) -> str | None:
 
 
 class Scanner:
-    """Scan /proc once. ``scan()`` returns processes, unreadable processes and warnings."""
+    """Scan /proc once. ``scan()`` returns processes, unreadable processes and warnings.
+
+    The scanning process itself is never reported, nor — with ``own_tree`` (the default) — the
+    rest of the process tree it belongs to: the processes it started (interpreter probes,
+    package queries, ``openssl`` runs), and its ancestors within its session below the session
+    leader (``sh -c``, ``sudo`` of become, on the local connection the Ansible worker and
+    ``ansible-playbook`` itself) with their other descendants. Those are short-lived, belong to
+    this run, and must not be planned for a restart. Processes that exited before the scan
+    finished are kept with ``exited: true``.
+    """
 
     def __init__(
         self,
@@ -455,52 +501,104 @@ class Scanner:
         self_pid: int | None = None,
         elf_reader: Callable[[str], dict[str, Any]] | None = None,
         systemd: bool | None = None,
+        own_tree: bool = True,
+        workers: int | None = None,
     ) -> None:
         self.reader = reader or ProcReader()
+        self.workers = workers
         self.listening = listening
         self.self_pid = str(self_pid if self_pid is not None else os.getpid())
         self.elf_reader = elf_reader
         self.systemd = systemd
+        self.own_tree = own_tree
         self.warnings: list[str] = []
         self.unreadable: list[dict[str, Any]] = []
-        self._stat_cache: dict[tuple[str, str, str], tuple[int, int] | str] = {}
+        self.own_excluded: list[int] = []
+        self._stat_cache: dict[tuple[str, tuple[int, int], str], tuple[int, int] | str] = {}
         self._net_cache: dict[str, dict[int, dict[str, Any]]] = {}
-        self._net_busy: dict[str, bool] = {}
-        self._net_seen: dict[str, int] = {}
         self._uid_cache: dict[int, str | None] = {}
         self._root_ident: tuple[int, int] | None = None
+        self._root_known = False
         self._ranges: dict[int, tuple[Any, str | None]] = {}
         self._check_errors: list[str] = []
         self._self_mnt: str | None = None
-        self._self_user_ns: str | None = None
-        self._line_cache: dict[str, tuple[Any, ...] | None] = {}
+        self._line_cache: dict[bytes, tuple[Any, ...] | None] = {}
         self._cgroup_cache: dict[str, dict[str, Any]] = {}
-        self._other_root: dict[tuple[str, str], bool] = {}
         self.pids_seen = 0
+        self._net_lock = threading.Lock()
 
     # -- phase 1: the cheap pass ---------------------------------------------------------
-    def _candidates(self) -> list[tuple[str, bytes]]:
-        hits = []
+    def _pids(self) -> list[str]:
         try:
             entries = self.reader.listdir()
         except OSError as exc:
             self.warnings.append(f"cannot list {self.reader.root}: {exc.strerror or exc}")
-            return hits
-        for pid in entries:
-            if not pid.isdigit():
-                continue
-            self.pids_seen += 1
+            return []
+        return [pid for pid in entries if pid.isdigit()]
+
+    def _examine(self, pids: list[str], own: set[int], out: list[dict[str, Any]]) -> None:
+        """Every ``maps`` of ``pids`` read once; the processes naming ``/libssl`` or
+        ``/libcrypto`` there are described (phase 2) and appended to ``out``."""
+        read = self.reader.read_bytes
+        for pid in pids:
             try:
-                data = self.reader.read_bytes(pid, "maps")
+                data = read(pid, "maps")
             except OSError as exc:
                 if exc.errno in _DENIED:
                     self._unreadable(pid, "maps: permission denied")
                 elif exc.errno not in _GONE:
                     self._unreadable(pid, f"maps: {exc.strerror or exc}")
                 continue
-            if b"libssl" in data or b"libcrypto" in data:
-                hits.append((pid, data))
-        return hits
+            if b"/libssl" not in data and b"/libcrypto" not in data:
+                continue
+            if int(pid) in own:
+                if pid != self.self_pid:
+                    self.own_excluded.append(int(pid))
+                continue
+            proc = self._describe(pid, data)
+            if proc is not None:
+                out.append(proc)
+
+    def _worker_count(self, pids: int) -> int:
+        if self.workers is not None:
+            return max(1, self.workers)
+        try:
+            cpus = len(os.sched_getaffinity(0))
+        except (AttributeError, OSError):
+            cpus = os.cpu_count() or 1
+        return max(1, min(MAX_WORKERS, cpus, pids // PIDS_PER_WORKER))
+
+    def _examine_all(self, pids: list[str], own: set[int]) -> list[dict[str, Any]]:
+        """Phases 1 and 2 over every pid, split over threads on a large host: each thread
+        spends most of its time in ``/proc`` reads, which run outside the GIL. The caches the
+        threads share are plain dicts (a race only computes an entry twice); the socket
+        tables are read under a lock."""
+        workers = self._worker_count(len(pids))
+        # lazily computed state every thread reads
+        self._root_identity()
+        self._under_systemd()
+        self._own_mnt()
+        if workers == 1:
+            found: list[dict[str, Any]] = []
+            self._examine(pids, own, found)
+            return found
+        outs: list[list[dict[str, Any]]] = [[] for _ in range(workers)]
+        errors: list[BaseException] = []
+
+        def run(index: int) -> None:
+            try:
+                self._examine(pids[index::workers], own, outs[index])
+            except BaseException as exc:  # re-raised below, in the caller's thread
+                errors.append(exc)
+
+        threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(workers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            raise errors[0]
+        return [proc for out in outs for proc in out]
 
     def _unreadable(self, pid: str, error: str) -> None:
         comm = self._safe(self.reader.read_text, pid, "comm")
@@ -515,11 +613,11 @@ class Scanner:
             return None
 
     def _root_identity(self) -> tuple[int, int] | None:
-        if self._root_ident is None:
-            try:
-                st = self.reader.stat(self.self_pid, "root")
-                self._root_ident = (st.st_dev, st.st_ino)
-            except OSError:
+        """(device, inode) of our own root directory."""
+        if not self._root_known:
+            self._root_known = True
+            self._root_ident = self._root_of(self.self_pid)
+            if self._root_ident is None:
                 try:
                     st = os.stat("/")
                     self._root_ident = (st.st_dev, st.st_ino)
@@ -527,65 +625,37 @@ class Scanner:
                     self._root_ident = None
         return self._root_ident
 
-    def _wants_cgroup(self, mnt_ns: str | None) -> bool:
-        """The cgroup file names a systemd unit only under systemd, and a container only for
-        processes in another mount namespace: skip the read otherwise (it is a large share of
-        the per-process cost)."""
+    def _root_of(self, pid: str) -> tuple[int, int] | None:
+        """(device, inode) of the root directory of a process (one ``stat``)."""
+        try:
+            st = self.reader.stat(pid, "root")
+        except OSError:
+            return None
+        return (st.st_dev, st.st_ino)
+
+    def _own_mnt(self) -> str:
+        if self._self_mnt is None:
+            self._self_mnt = self._safe(self.reader.readlink, self.self_pid, "ns", "mnt") or ""
+        return self._self_mnt
+
+    def _under_systemd(self) -> bool:
         if self.systemd is None:
             comm = self._safe(self.reader.read_text, "1", "comm")
             self.systemd = (comm or "").strip() == "systemd"
-        if self.systemd:
-            return True
-        if self._self_mnt is None:
-            self._self_mnt = self._safe(self.reader.readlink, self.self_pid, "ns", "mnt") or ""
-        return not mnt_ns or not self._self_mnt or mnt_ns != self._self_mnt
-
-    def _container(
-        self, pid: str, mnt_ns: str | None, cgroup: dict[str, Any]
-    ) -> dict[str, Any] | None:
-        if self._self_mnt is None:
-            self._self_mnt = self._safe(self.reader.readlink, self.self_pid, "ns", "mnt") or ""
-        # Only a process whose mount namespace is known and differs from ours can be in another
-        # container: inside a container every cgroup path names that container, and a process
-        # that exits mid-scan leaves no namespace to compare (it is not "in a container").
-        if not (mnt_ns and self._self_mnt and mnt_ns != self._self_mnt):
-            return None
-        other_root = self._has_other_root(pid, mnt_ns)
-        if cgroup.get("container_runtime") or other_root:
-            return {
-                "id": cgroup.get("container_id"),
-                "runtime": cgroup.get("container_runtime"),
-                "mnt_ns": mnt_ns,
-            }
-        return None
-
-    def _has_other_root(self, pid: str, mnt_ns: str) -> bool:
-        """Whether the root of a process in another mount namespace is another directory than
-        ours; the same for every process of that namespace with the same root link."""
-        root = self._safe(self.reader.readlink, pid, "root")
-        key = (mnt_ns, root) if root else None
-        if key is not None and key in self._other_root:
-            return self._other_root[key]
-        try:
-            st = self.reader.stat(pid, "root")
-            other = (st.st_dev, st.st_ino) != self._root_identity()
-        except OSError:
-            return False
-        if key is not None:
-            self._other_root[key] = other
-        return other
+        return self.systemd
 
     def _stale(
-        self, pid: str, lib: dict[str, Any], mnt_ns: str | None, root: str | None
+        self, pid: str, lib: dict[str, Any], mnt_ns: str | None, root: tuple[int, int] | None
     ) -> tuple[bool, str | None, str | None]:
         if lib["deleted"]:
             return True, "deleted", None
-        # chrooted processes share our mount namespace but not our root: key on both
-        key = (mnt_ns or pid, root or pid, lib["path"])
-        cached = self._stat_cache.get(key)
+        # the same path names the same file for every process of one mount namespace with
+        # the same root directory (chrooted processes share our namespace, not our root)
+        key = (mnt_ns, root, lib["path"]) if mnt_ns and root else None
+        cached = self._stat_cache.get(key) if key else None
         if cached is None:
             cached = self._stat_mapped_path(pid, lib["path"], mnt_ns)
-            if mnt_ns and root:
+            if key:
                 self._stat_cache[key] = cached
         if isinstance(cached, str):
             return False, None, cached
@@ -602,9 +672,7 @@ class Scanner:
             return (st.st_ino, st.st_dev)
         except OSError as exc:
             error = f"stat failed: {exc.strerror or exc}"
-        if self._self_mnt is None:
-            self._self_mnt = self._safe(self.reader.readlink, self.self_pid, "ns", "mnt") or ""
-        if mnt_ns and mnt_ns == self._self_mnt:
+        if mnt_ns and mnt_ns == self._own_mnt():
             try:
                 st = self.reader.stat_host(path)
                 return (st.st_ino, st.st_dev)
@@ -613,50 +681,51 @@ class Scanner:
         return error
 
     def _sockets(self, pid: str) -> list[dict[str, Any]]:
-        """Listening sockets of a process, cheapest test first, per network namespace:
-
-        1. ``/proc/PID/net/sockstat{,6}`` (a counter read): a namespace without any TCP or UDP
-           socket in use has no listening socket; its processes' fds are never listed.
-        2. The socket tables (``/proc/PID/net/tcp`` walks the whole hash table, milliseconds
-           per read on a busy host) are read once per namespace, when a process holding a
-           socket is met or once the namespace has many processes mapping OpenSSL. A table
-           without listening sockets spares the fd listing of every later process there.
-        """
-        net_ns = self._safe(self.reader.readlink, pid, "ns", "net") or f"pid:{pid}"
-        table = self._net_cache.get(net_ns)
-        if table is not None and not table:
-            return []
-        if table is None:
-            if not self._may_listen(pid, net_ns):
-                self._net_cache[net_ns] = {}
-                return []
-            seen = self._net_seen.get(net_ns, 0) + 1
-            self._net_seen[net_ns] = seen
-            if seen >= NET_TABLE_AFTER:
-                table = self._net_table(pid, net_ns)
-                if not table:
-                    return []
+        """Listening TCP/UDP sockets of a process: its socket fds matched against the socket
+        tables of its network namespace. The namespace link is read and the tables are parsed
+        (once per namespace; reading ``/proc/PID/net/tcp`` walks the kernel's whole hash table)
+        only for processes that hold a socket at all."""
         inodes = self._socket_inodes(pid)
         if not inodes:
             return []
-        if table is None:
-            table = self._net_table(pid, net_ns)
+        net_ns = self._safe(self.reader.readlink, pid, "ns", "net") or f"pid:{pid}"
+        table = self._net_table(pid, net_ns)
         found = [table[i] for i in inodes if i in table]
         found.sort(key=lambda s: (s["proto"], s["port"], s["address"]))
         return [dict(s) for s in found]
 
-    def _socket_inodes(self, pid: str) -> set[int]:
+    def _fd_targets(self, pid: str) -> list[str]:
+        """Targets of every fd link. Where the kernel reports the number of open fds as the
+        size of ``/proc/PID/fd`` (Linux 6.2 and later) and they are 0..n-1 — most processes —
+        the links are read without listing the directory; otherwise it is listed."""
+        readlink = self.reader.readlink
+        try:
+            count = self.reader.fd_count(pid)
+        except OSError:
+            count = 0
+        if 0 < count <= DENSE_FDS:
+            targets = []
+            try:
+                for fd in range(count):
+                    targets.append(readlink(pid, "fd", str(fd)))
+                return targets
+            except OSError:
+                pass  # not numbered 0..n-1 (or changed meanwhile): list them
         try:
             fds = self.reader.list_fds(pid)
         except OSError:
-            return set()
-        readlink = self.reader.readlink
-        inodes = set()
+            return []
+        targets = []
         for fd in fds:
             try:
-                target = readlink(pid, "fd", fd)
+                targets.append(readlink(pid, "fd", fd))
             except OSError:
                 continue
+        return targets
+
+    def _socket_inodes(self, pid: str) -> set[int]:
+        inodes = set()
+        for target in self._fd_targets(pid):
             if target.startswith("socket:["):
                 try:
                     inodes.add(int(target[8:-1]))
@@ -664,24 +733,11 @@ class Scanner:
                     continue
         return inodes
 
-    def _may_listen(self, pid: str, net_ns: str) -> bool:
-        """False only when sockstat says no TCP/UDP socket of the namespace is in use."""
-        busy = self._net_busy.get(net_ns)
-        if busy is None:
-            busy = False
-            for name, required in (("sockstat", True), ("sockstat6", False)):
-                try:
-                    text = self.reader.read_text(pid, "net", name)
-                except OSError as exc:
-                    if required or exc.errno not in _GONE:
-                        busy = True
-                    continue
-                counts = sockstat_in_use(text)
-                busy = busy or counts is None or any(counts.values())
-            self._net_busy[net_ns] = busy
-        return busy
-
     def _net_table(self, pid: str, net_ns: str) -> dict[int, dict[str, Any]]:
+        with self._net_lock:
+            return self._net_table_locked(pid, net_ns)
+
+    def _net_table_locked(self, pid: str, net_ns: str) -> dict[int, dict[str, Any]]:
         if net_ns not in self._net_cache:
             table: dict[int, dict[str, Any]] = {}
             for proto in ("tcp", "tcp6", "udp", "udp6"):
@@ -693,71 +749,80 @@ class Scanner:
             self._net_cache[net_ns] = table
         return self._net_cache[net_ns]
 
-    def _identity(self, pid: str) -> tuple[str | None, int | None, int | None] | None:
-        """(comm, ppid, uid) from ``/proc/PID/stat`` and the owner of ``/proc/PID``.
-
-        The owner is the process's uid only for a dumpable process of our user namespace. A
-        non-dumpable process (after setuid, e.g. nginx workers) shows the root of its user
-        namespace instead: 0 in ours, the mapped root uid in a rootless container's. So
-        ``status`` is read for the real uid when the owner is 0 or the process is in another
-        (or an unknown) user namespace. None: the process is gone."""
-        stat_text = self._safe(self.reader.read_text, pid, "stat")
-        fields = _stat_fields(stat_text) if stat_text else None
-        if fields is None:
-            return None
-        comm, ppid = fields
-        uid = self._safe(self.reader.owner, pid)
-        if uid == 0 or uid is None or not self._same_user_ns(pid):
-            status = _status_fields(self._safe(self.reader.read_text, pid, "status") or "")
-            if not status:
-                return None
-            try:
-                uid = int(status.get("Uid", "").split()[0])
-            except (ValueError, IndexError):
-                uid = None
-        return comm, ppid, uid
-
-    def _same_user_ns(self, pid: str) -> bool:
-        if self._self_user_ns is None:
-            self._self_user_ns = self._safe(self.reader.readlink, self.self_pid, "ns", "user") or ""
-        user_ns = self._safe(self.reader.readlink, pid, "ns", "user")
-        return bool(user_ns and user_ns == self._self_user_ns)
-
     def _cgroup(self, text: str | None) -> dict[str, Any]:
+        """The parse of a cgroup text, shared by every process with that text (read only)."""
         text = text or ""
         parsed = self._cgroup_cache.get(text)
         if parsed is None:
             parsed = parse_cgroup(text)
             self._cgroup_cache[text] = parsed
-        return dict(parsed)
+        return parsed
+
+    def _placement(
+        self, pid: str, libs: list[dict[str, Any]]
+    ) -> tuple[dict[str, Any], dict[str, Any] | None, str | None, tuple[int, int] | None]:
+        """(cgroup, container, mount namespace, root identity) of a process.
+
+        The root directory is one ``stat``. The cgroup file can name a unit only under systemd,
+        and a container only for a process of another mount namespace with another root: it is
+        read in those cases. The mount namespace link is read when the root is not ours, when
+        the cgroup names a container runtime, or for the inode check of a library that is not
+        deleted (the ``stat`` of a path is shared per mount namespace and root)."""
+        root = self._root_of(pid)
+        ours = self._root_identity()
+        other_root = root is not None and ours is not None and root != ours
+        text = self._safe(self.reader.read_text, pid, "cgroup") if self._under_systemd() else None
+        cgroup = self._cgroup(text)
+        mnt_ns = None
+        if (
+            root is None
+            or other_root
+            or cgroup["container_runtime"]
+            or any(not lib["deleted"] for lib in libs)
+        ):
+            mnt_ns = self._safe(self.reader.readlink, pid, "ns", "mnt")
+        self_mnt = self._own_mnt() if mnt_ns else None
+        # Only a process whose mount namespace is known and differs from ours can be in another
+        # container: inside a container every cgroup path names that container, and a process
+        # that exits mid-scan leaves no namespace to compare (it is not "in a container").
+        if not (mnt_ns and self_mnt and mnt_ns != self_mnt):
+            return cgroup, None, mnt_ns, root
+        if text is None and (other_root or root is None):
+            cgroup = self._cgroup(self._safe(self.reader.read_text, pid, "cgroup"))
+        if cgroup["container_runtime"] or other_root:
+            container = {
+                "id": cgroup["container_id"],
+                "runtime": cgroup["container_runtime"],
+                "mnt_ns": mnt_ns,
+            }
+            return cgroup, container, mnt_ns, root
+        return cgroup, None, mnt_ns, root
 
     def _describe(self, pid: str, maps: bytes) -> dict[str, Any] | None:
         libs = _mappings_cached(_candidate_lines_bytes(maps), self._line_cache)
         if not libs:
             return None
-        identity = self._identity(pid)
+        status = self._safe(self.reader.read_bytes, pid, "status")
+        identity = _status_identity(status) if status else None
         if identity is None:
-            # process exited between reading maps and stat
+            # process exited between reading maps and status
             return None
         comm, ppid, uid = identity
         cmdline_raw = self._safe(self.reader.read_bytes, pid, "cmdline") or b""
         cmdline = [a.decode("utf-8", "replace") for a in cmdline_raw.split(b"\x00") if a]
-        mnt_ns = self._safe(self.reader.readlink, pid, "ns", "mnt")
-        cgroup = self._cgroup(
-            self._safe(self.reader.read_text, pid, "cgroup") if self._wants_cgroup(mnt_ns) else None
-        )
         exe = self._safe(self.reader.readlink, pid, "exe")
+        cgroup, container, mnt_ns, root = self._placement(pid, libs)
         process = {
             "pid": int(pid),
             "ppid": ppid,
             "uid": uid,
-            "user": _user_name(uid, self._uid_cache) if uid is not None else None,
+            "user": None,  # resolved after the scan, in one thread
             "exe": exe[: -len(DELETED)] if exe and exe.endswith(DELETED) else exe,
             "exe_deleted": bool(exe and exe.endswith(DELETED)),
             "comm": comm,
             "cmdline": cmdline,
             "cgroup": cgroup["path"],
-            "container": self._container(pid, mnt_ns, cgroup),
+            "container": container,
             "service": cgroup["service"],
             "service_source": "systemd" if cgroup["service"] else "none",
             "user_service": cgroup["user_service"],
@@ -765,13 +830,8 @@ class Scanner:
             "listening": self._sockets(pid) if self.listening else [],
             "libraries": [],
             "stale": False,
+            "exited": False,
         }
-        # the root link matters only for the inode check of libraries that are not deleted
-        root = (
-            self._safe(self.reader.readlink, pid, "root")
-            if any(not lib["deleted"] for lib in libs)
-            else None
-        )
         for lib in libs:
             stale, reason, check_error = self._stale(pid, lib, mnt_ns, root)
             entry = {
@@ -843,14 +903,82 @@ class Scanner:
                 parent = by_pid.get(parent["ppid"])
             proc["master_pid"] = master["pid"]
 
-    def scan(self) -> dict[str, Any]:
-        processes = []
-        for pid, maps in self._candidates():
-            if pid == self.self_pid:
-                continue
-            proc = self._describe(pid, maps)
+    # -- this run's own processes ----------------------------------------------------------
+    def _parent_and_session(self, pid: str) -> tuple[int, int] | None:
+        text = self._safe(self.reader.read_text, pid, "stat")
+        return _stat_ppid_session(text) if text else None
+
+    def _own_ancestors(self) -> set[int]:
+        """Our ancestors in our own session, below its leader: ``sh -c`` and ``sudo`` of the
+        module run, on the local connection the Ansible worker and ``ansible-playbook``. The
+        leader (a login shell, sshd's per-command child, a service's main process) and
+        anything above it are not ours."""
+        first = self._parent_and_session(self.self_pid)
+        if first is None:
+            return set()
+        pid, session = first
+        found: set[int] = set()
+        while pid > 1 and pid != session and len(found) < MAX_DEPTH:
+            fields = self._parent_and_session(str(pid))
+            if fields is None or fields[1] != session:
+                break
+            found.add(pid)
+            pid = fields[0]
+        return found
+
+    def _without_own_tree(
+        self, processes: list[dict[str, Any]], own: set[int]
+    ) -> tuple[list[dict[str, Any]], list[int]]:
+        """(kept, dropped pids): the processes of ``own`` and their descendants are dropped
+        (parents followed through ``stat`` where a parent maps no OpenSSL itself)."""
+        by_pid = {p["pid"]: p for p in processes}
+        verdict: dict[int, bool] = dict.fromkeys(own, True)
+
+        def parent_of(pid: int) -> int | None:
+            proc = by_pid.get(pid)
             if proc is not None:
-                processes.append(proc)
+                return proc["ppid"]
+            fields = self._parent_and_session(str(pid))
+            return fields[0] if fields else None
+
+        for proc in processes:
+            chain: list[int] = []
+            pid: int | None = proc["pid"]
+            result = False
+            while pid is not None and len(chain) < MAX_DEPTH:
+                if pid in verdict:
+                    result = verdict[pid]
+                    break
+                chain.append(pid)
+                pid = parent_of(pid)
+                if pid is None or pid <= 1:
+                    break
+            for member in chain:
+                verdict[member] = result
+        kept = [p for p in processes if not verdict.get(p["pid"])]
+        return kept, [p["pid"] for p in processes if verdict.get(p["pid"])]
+
+    def _mark_exited(self, processes: list[dict[str, Any]]) -> None:
+        """``exited: true`` for a process that is gone by the end of the scan (one listing)."""
+        try:
+            alive = set(self.reader.listdir())
+        except OSError:
+            return
+        for proc in processes:
+            proc["exited"] = str(proc["pid"]) not in alive
+
+    def scan(self) -> dict[str, Any]:
+        own = self._own_ancestors() if self.own_tree else set()
+        own.add(int(self.self_pid))
+        pids = self._pids()
+        self.pids_seen = len(pids)
+        processes = self._examine_all(pids, own)
+        if self.own_tree:
+            processes, dropped = self._without_own_tree(processes, own)
+            self.own_excluded = sorted(self.own_excluded + dropped)
+        for proc in processes:
+            if proc["uid"] is not None:
+                proc["user"] = _user_name(proc["uid"], self._uid_cache)
         self._group_masters(processes)
         self._content_of_mapped(processes)
         self._ranges.clear()
@@ -859,10 +987,12 @@ class Scanner:
                 f"inode check skipped for {len(self._check_errors)} mapped librar(y/ies), "
                 f"first: {self._check_errors[0]}"
             )
+        self._mark_exited(processes)
         processes.sort(key=lambda p: p["pid"])
         return {
             "processes": processes,
             "unreadable": sorted(self.unreadable, key=lambda u: u["pid"]),
             "warnings": self.warnings,
             "pids_seen": self.pids_seen,
+            "own_excluded": sorted(self.own_excluded),
         }

@@ -83,6 +83,8 @@ class FakeReader(ProcReader):
         proc = self._proc(parts[0])
         key = "/".join(parts[1:])
         if key.startswith("fd/"):
+            if key[3:] not in proc.get("fd", {}):
+                raise FileNotFoundError(errno.ENOENT, key)
             return proc["fd"][key[3:]]
         if key in proc.get("links", {}):
             return proc["links"][key]
@@ -535,7 +537,7 @@ def test_ipv6_addresses() -> None:
 
 # -- the cheap common path ------------------------------------------------------------------
 
-_MAPS_CACHE: dict[str, Any] = {}
+_MAPS_CACHE: dict[bytes, Any] = {}
 
 
 @settings(max_examples=1000 * SCALE, deadline=None)
@@ -555,7 +557,7 @@ def test_property_cached_mappings_equal_the_plain_parse(lines: list[str]) -> Non
 def test_identical_processes_share_parses_but_keep_their_own_ranges() -> None:
     maps = (PROC / "debian12-python-stale-maps.txt").read_text()
     shifted = maps.replace("7f", "7e")  # same files, other addresses (ASLR)
-    cache: dict[str, Any] = {}
+    cache: dict[bytes, Any] = {}
     first = procscan._mappings_cached(procscan._candidate_lines_bytes(maps.encode()), cache)
     size = len(cache)
     second = procscan._mappings_cached(procscan._candidate_lines_bytes(shifted.encode()), cache)
@@ -567,14 +569,37 @@ def test_identical_processes_share_parses_but_keep_their_own_ranges() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("4242 (sleep) S 1 4242 4242 0 -1 4194560\n", ("sleep", 1)),
-        ("77 (a b) (c)) R 12 77 77 0 -1\n", ("a b) (c)", 12)),
+        ("4242 (sleep) S 1 4242 4242 0 -1 4194560\n", (1, 4242)),
+        ("77 (a b) (c)) R 12 70 71 0 -1\n", (12, 71)),
         ("77 (x", None),
+        ("77 (x) S 1\n", None),
         ("", None),
     ],
 )
-def test_stat_fields(text: str, expected: Any) -> None:
-    assert procscan._stat_fields(text) == expected
+def test_stat_ppid_session(text: str, expected: Any) -> None:
+    assert procscan._stat_ppid_session(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (status("nginx", 1, 33), ("nginx", 1, 33)),
+        ("Name:\ta\\nb\\\\c\nPPid:\t7\nUid:\t0\t0\t0\t0\n", ("a\nb\\c", 7, 0)),
+        ("Name:\tx\n", ("x", None, None)),
+        ("", None),
+        ("garbage", None),
+    ],
+)
+def test_status_identity(text: str, expected: Any) -> None:
+    assert procscan._status_identity(text.encode()) == expected
+
+
+def test_status_and_stat_of_a_real_process() -> None:
+    """Recorded status and stat of an nginx worker (www-data, parent: the master, pid 23)."""
+    status_text = (PROC / "debian12-nginx-worker-status.txt").read_bytes()
+    assert procscan._status_identity(status_text) == ("nginx", 23, 33)
+    stat_text = (PROC / "debian12-nginx-worker-stat.txt").read_text()
+    assert procscan._stat_ppid_session(stat_text) == (23, 23)
 
 
 def _sleepers(count: int, maps: str, **extra: Any) -> dict[str, dict[str, Any]]:
@@ -596,10 +621,10 @@ def _sleepers(count: int, maps: str, **extra: Any) -> dict[str, dict[str, Any]]:
     }
 
 
-def test_uid_from_the_proc_entry_owner_status_only_when_needed() -> None:
-    """A dumpable process's /proc/PID belongs to its uid: no status read. A root-owned entry
-    is root or a non-dumpable process (nginx worker after setuid), and a non-dumpable process
-    of a rootless container shows the container's mapped root: status gives the real uid."""
+def test_uid_comm_and_parent_from_one_status_read() -> None:
+    """The real uid from status whatever the owner of /proc/PID says: a non-dumpable nginx
+    worker's entry is root-owned, one in a rootless container's user namespace shows that
+    namespace's root. One status read per process, no other identity file."""
     maps = (PROC / "podman-container-haproxy-maps.txt").read_text()
     procs = _sleepers(2, maps)
     procs["1"] = {"maps": "", "links": {"ns/user": "user:[1]", "ns/mnt": "mnt:[1]"}}
@@ -622,24 +647,8 @@ def test_uid_from_the_proc_entry_owner_status_only_when_needed() -> None:
         2002: (100032, "nginx", 1),
     }
     status_reads = sorted(parts[0] for parts in reader.reads if parts[1:] == ("status",))
-    assert status_reads == ["2000", "2001", "2002"]
-
-
-def _sockstat(kind: str) -> dict[str, str]:
-    return {
-        "sockstat": (PROC / f"debian12-net-sockstat-{kind}.txt").read_text(),
-        "sockstat6": (PROC / f"debian12-net-sockstat6-{kind}.txt").read_text(),
-    }
-
-
-def test_sockstat_in_use_recorded() -> None:
-    busy = _sockstat("busy")
-    assert procscan.sockstat_in_use(busy["sockstat"]) == {"TCP": 1, "UDP": 0}
-    assert procscan.sockstat_in_use(busy["sockstat6"]) == {"TCP6": 0, "UDP6": 0}
-    empty = _sockstat("empty-netns")
-    assert procscan.sockstat_in_use(empty["sockstat"]) == {"TCP": 0, "UDP": 0}
-    assert procscan.sockstat_in_use("") is None
-    assert procscan.sockstat_in_use("TCP: inuse x\n") is None
+    assert status_reads == ["1000", "1001", "2000", "2001", "2002"]
+    assert not [parts for parts in reader.reads if parts[1:] == ("stat",) and parts[0] != "1"]
 
 
 class NetNamespaces(FakeReader):
@@ -648,6 +657,7 @@ class NetNamespaces(FakeReader):
     def __init__(self, procs: dict[str, Any], nets: dict[str, dict[str, str]]) -> None:
         super().__init__(procs)
         self.nets = nets
+        self.links: list[tuple[str, ...]] = []
 
     def read_bytes(self, *parts: str) -> bytes:
         if len(parts) == 3 and parts[1] == "net":
@@ -658,50 +668,59 @@ class NetNamespaces(FakeReader):
             return files[parts[2]].encode()
         return super().read_bytes(*parts)
 
+    def readlink(self, *parts: str) -> str:
+        self.links.append(parts)
+        return super().readlink(*parts)
 
-def test_fds_are_listed_only_where_something_listens() -> None:
-    """A network namespace without any TCP/UDP socket in use (sockstat) costs neither fd
-    listings nor socket tables; in a namespace with sockets the fds are checked and the
-    tables read once."""
+
+def test_socket_tables_only_for_socket_holders_once_per_namespace() -> None:
+    """Processes without a socket fd cost no namespace link and no table; the tables of a
+    namespace are read once, when the first socket holder is met."""
     maps = (PROC / "podman-container-haproxy-maps.txt").read_text()
     procs, net = _s_server_procs()
     quiet = _sleepers(3, maps)
-    for proc in quiet.values():
-        proc["links"] = {**proc["links"], "ns/net": "net:[77]"}
-    nets = {"net:[4026531840]": {**net, **_sockstat("busy")}, "net:[77]": _sockstat("empty-netns")}
+    nets = {"net:[4026531840]": net, "net:[9]": {}}
     reader = NetNamespaces({**procs, **quiet}, nets)
     result = Scanner(reader, self_pid=1, systemd=False).scan()
-    listed = {parts[0] for parts in reader.reads if parts[1:] == ("fd",)}
-    assert listed == set(procs)
     by_pid = {p["pid"]: p for p in result["processes"]}
     assert by_pid[8961]["listening"] == [{"proto": "tcp", "address": "127.0.0.1", "port": 8443}]
     assert by_pid[8962]["listening"] == [{"proto": "udp6", "address": "::", "port": 4433}]
     assert all(by_pid[int(pid)]["listening"] == [] for pid in quiet)
-    tables = [p for p in reader.reads if p[1] == "net" and not p[2].startswith("sockstat")]
-    assert len(tables) == 4  # tcp, tcp6, udp, udp6 of the busy namespace, once
-    sockstats = [p for p in reader.reads if p[1] == "net" and p[2].startswith("sockstat")]
-    assert len(sockstats) == 4  # two files, once per namespace
+    assert {p[0] for p in reader.links if p[1:] == ("ns", "net")} == set(procs)
+    tables = [p for p in reader.reads if p[1] == "net"]
+    assert sorted(p[2] for p in tables) == ["tcp", "tcp6", "udp", "udp6"]
 
 
-def test_busy_namespace_without_listeners_stops_listing_fds() -> None:
-    """Sockets in use but none listening (the recorded TCP table less its LISTEN lines): after
-    NET_TABLE_AFTER processes the tables are read once, and the remaining processes of that
-    namespace are not examined further."""
-    tcp = (PROC / "debian12-net-tcp.txt").read_text().splitlines()
-    connected = "\n".join([tcp[0]] + [line for line in tcp[1:] if line.split()[3] != "0A"])
+class CountedFds(FakeReader):
+    """A kernel that reports the number of open fds as the size of /proc/PID/fd (6.2+)."""
+
+    def fd_count(self, pid: str) -> int:
+        return len(self._proc(pid).get("fd", {}))
+
+
+def test_fd_links_read_without_listing_when_numbered_densely() -> None:
+    """Recorded fd table of an nginx worker: 11 fds numbered 0..10 (size of /proc/PID/fd 11):
+    read as links 0..10, no listing. A sparse table (a daemon that closed fd 3) is listed."""
+    links = {}
+    for line in (PROC / "debian12-nginx-worker-fd-links.txt").read_text().splitlines():
+        left, sep, target = line.partition(" -> ")
+        if sep:
+            links[left.split()[-1]] = target.strip()
+    assert sorted(links, key=int) == [str(i) for i in range(11)]
     maps = (PROC / "podman-container-haproxy-maps.txt").read_text()
-    procs = _sleepers(30, maps)
-    reader = NetNamespaces(procs, {"net:[9]": {**_sockstat("busy"), "tcp": connected}})
-    result = Scanner(reader, self_pid=1, systemd=False).scan()
-    assert all(p["listening"] == [] for p in result["processes"])
-    listed = [parts for parts in reader.reads if parts[1:] == ("fd",)]
-    assert len(listed) == procscan.NET_TABLE_AFTER - 1
-    assert [p[2] for p in reader.reads if p[1] == "net" and p[2] == "tcp"] == ["tcp"]
+    procs = _sleepers(2, maps)
+    procs["1000"]["fd"] = links
+    procs["1001"]["fd"] = {k: v for k, v in links.items() if k != "3"}
+    net = {p: (PROC / f"debian12-net-{p}.txt").read_text() for p in ("tcp", "tcp6", "udp", "udp6")}
+    reader = CountedFds(procs, net)
+    Scanner(reader, self_pid=1, systemd=False).scan()
+    assert [p[0] for p in reader.reads if p[1:] == ("fd",)] == ["1001"]
 
 
-def test_deleted_only_processes_need_no_root_link_and_all_are_found() -> None:
+def test_deleted_only_processes_need_no_inode_check_and_all_are_found() -> None:
     """2,000-style identical stale processes: every one is reported stale (recall 1.0), and
-    with every library deleted the inode check (root link, stat) is not needed."""
+    with every library deleted the inode check (mount namespace, stat of the path) is not
+    needed: the only stat is the process's root directory."""
     maps = (PROC / "debian12-s_server-after-dpkg-upgrade-maps.txt").read_text()
     procs = _sleepers(50, maps)
 
@@ -711,21 +730,21 @@ def test_deleted_only_processes_need_no_root_link_and_all_are_found() -> None:
             return super().readlink(*parts)
 
         def stat(self, *parts: str) -> Any:
-            raise AssertionError(f"no stat expected: {parts}")
+            assert parts[1:] == ("root",), f"no stat expected: {parts}"
+            return FakeStat(2)
 
     reader = CountingReader(procs)
     result = Scanner(reader, self_pid=1, systemd=False).scan()
     assert len(result["processes"]) == 50
     assert all(p["stale"] for p in result["processes"])
-    assert not [parts for parts in reader.reads if parts[1:] == ("root",)]
+    others = [parts for parts in reader.reads if parts[0] != "1"]  # 1: the scanner itself
+    assert not [parts for parts in others if parts[1:] in (("root",), ("ns", "mnt"))]
 
 
 def test_inode_check_stat_once_per_namespace_and_root() -> None:
     maps = (PROC / "debian12-python-stale-maps.txt").read_text()
-    stats = stat_from_json("debian12-python-stale-stat.json")
+    stats = {"/": FakeStat(2), **stat_from_json("debian12-python-stale-stat.json")}
     procs = _sleepers(20, maps, stat=stats)
-    for proc in procs.values():
-        proc["links"] = {**proc["links"], "root": "/"}
     calls: list[tuple[str, ...]] = []
 
     class CountingReader(FakeReader):
@@ -738,4 +757,88 @@ def test_inode_check_stat_once_per_namespace_and_root() -> None:
         (lib["kind"], lib["stale_reason"]) for p in result["processes"] for lib in p["libraries"]
     }
     assert reasons == {("libcrypto", "deleted"), ("libssl", "inode_mismatch")}
-    assert len(calls) == 1  # libssl's path, once for all 20 processes
+    assert len([c for c in calls if len(c) > 2]) == 1  # libssl's path, once for all 20
+
+
+def _tree(maps: str) -> dict[str, dict[str, Any]]:
+    """A local-connection module run: login shell 100 (session leader) -> ansible-playbook 200
+    -> worker 210 -> sh 220 -> module 300 -> probe 310 (python3 -c 'import ssl'); 210's sibling
+    worker 211 for another host; 150: a server the user started from the same shell; 400: a
+    service (its own session) that ansible started."""
+
+    def proc(name: str, ppid: int, sid: int, mapped: bool) -> dict[str, Any]:
+        return {
+            "maps": maps if mapped else "",
+            "status": status(name, ppid),
+            "stat": {"/": FakeStat(2)},
+            "sid": sid,
+            "links": {"exe": f"/usr/bin/{name}", "ns/mnt": "mnt:[1]"},
+        }
+
+    return {
+        "1": {**proc("init", 0, 1, False), "links": {"ns/mnt": "mnt:[1]"}},
+        "100": proc("bash", 1, 100, False),
+        "150": proc("s_server", 100, 100, True),
+        "200": proc("ansible-playbook", 100, 100, True),
+        "210": proc("ansible-playbook", 200, 100, True),
+        "211": proc("ansible-playbook", 200, 100, True),
+        "220": proc("sh", 210, 100, False),
+        "300": proc("python3", 220, 100, True),
+        "310": proc("python3", 300, 100, True),
+        "400": proc("nginx", 1, 400, True),
+    }
+
+
+class SessionReader(FakeReader):
+    def read_bytes(self, *parts: str) -> bytes:
+        if parts[1:] == ("stat",):
+            proc = self._proc(parts[0])
+            fields = _fields(proc.get("status"))
+            line = f"{parts[0]} ({fields['Name']}) S {fields['PPid']} {proc['sid']} {proc['sid']} 0"
+            return line.encode()
+        return super().read_bytes(*parts)
+
+
+def test_own_process_tree_is_not_reported() -> None:
+    """The module, what it started, and its ancestors below the session leader with their
+    other children are this run's own processes; the user's server in the same session and
+    the service are reported."""
+    maps = (PROC / "podman-container-haproxy-maps.txt").read_text()
+    result = Scanner(SessionReader(_tree(maps)), self_pid=300, systemd=False).scan()
+    assert [p["pid"] for p in result["processes"]] == [150, 400]
+    assert result["own_excluded"] == [200, 210, 211, 310]
+    everything = Scanner(SessionReader(_tree(maps)), self_pid=300, own_tree=False).scan()
+    assert [p["pid"] for p in everything["processes"]] == [150, 200, 210, 211, 310, 400]
+
+
+def test_processes_gone_by_the_end_of_the_scan_are_marked() -> None:
+    maps = (PROC / "podman-container-haproxy-maps.txt").read_text()
+    procs = _sleepers(3, maps)
+
+    class Vanishing(FakeReader):
+        listings = 0
+
+        def listdir(self) -> list[str]:
+            self.listings += 1
+            if self.listings > 1:  # the second listing, at the end of the scan
+                return [p for p in super().listdir() if p != "1001"]
+            return super().listdir()
+
+    result = Scanner(Vanishing(procs), self_pid=1, systemd=False).scan()
+    assert {p["pid"]: p["exited"] for p in result["processes"]} == {
+        1000: False,
+        1001: True,
+        1002: False,
+    }
+
+
+def test_threads_give_the_same_answer() -> None:
+    """The scan split over worker threads reports exactly what one thread reports."""
+    maps = (PROC / "debian12-python-stale-maps.txt").read_text()
+    stats = {"/": FakeStat(2), **stat_from_json("debian12-python-stale-stat.json")}
+    procs = {**_sleepers(300, maps, stat=stats), **_s_server_procs()[0]}
+    net = _s_server_procs()[1]
+    one = Scanner(FakeReader(procs, net), self_pid=1, systemd=False, workers=1).scan()
+    four = Scanner(FakeReader(procs, net), self_pid=1, systemd=False, workers=4).scan()
+    assert len(one["processes"]) == 302
+    assert one == four
