@@ -24,6 +24,7 @@ import os
 import stat
 import tarfile
 import time
+import zlib
 from typing import Any, Callable
 
 from ansible_collections.patchwise.openssl.plugins.module_utils._openssl.errors import (
@@ -118,8 +119,11 @@ def read_ar(blob: bytes) -> list[tuple[str, bytes]]:
         header = blob[pos : pos + 60]
         if len(header) < 60 or header[58:60] != b"`\n":
             raise RepackError("corrupt ar header")
-        name = header[:16].decode("ascii").strip().rstrip("/")
-        size = int(header[48:58].decode("ascii").strip())
+        size_field = header[48:58].strip()
+        if not size_field.isdigit():
+            raise RepackError(f"corrupt ar member size {size_field[:10]!r}")
+        name = header[:16].decode("ascii", "replace").strip().rstrip("/")
+        size = int(size_field)
         members.append((name, blob[pos + 60 : pos + 60 + size]))
         pos += 60 + size + (size % 2)
     return members
@@ -282,5 +286,8 @@ def repack(
 
 def gunzip_tar_names(blob: bytes) -> list[str]:
     """Member names of a gzip-compressed tar (for tests and self-checks)."""
-    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(blob))) as tar:
-        return tar.getnames()
+    try:
+        with tarfile.open(fileobj=io.BytesIO(gzip.decompress(blob))) as tar:
+            return tar.getnames()
+    except (OSError, EOFError, zlib.error, tarfile.TarError) as exc:
+        raise RepackError(f"not a gzip-compressed tar: {exc}") from exc

@@ -43,10 +43,9 @@ def _cves(text: str) -> list[str]:
 
 
 def _to_int(value: Any) -> int | None:
-    try:
-        return int(str(value).strip())
-    except (TypeError, ValueError):
-        return None
+    """A non-negative number of at most 10 digits (pids, patch levels), else None."""
+    text = str(value).strip() if isinstance(value, (int, str)) else ""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 10 else None
 
 
 def parse_libcare_ctl_info(text: str) -> list[dict[str, Any]]:
@@ -56,15 +55,15 @@ def parse_libcare_ctl_info(text: str) -> list[dict[str, Any]]:
         line = ANSI_RE.sub("", raw).strip()
         if not line:
             continue
-        head = re.match(r"^pid=(\d+)\s+comm=(.*)$", line)
+        head = re.match(r"^pid=([0-9]{1,10})\s+comm=(.*)$", line)
         if head:
             pid, comm = int(head.group(1)), head.group(2).strip()
             continue
         obj = re.match(r"^(\S+)\s+buildid=([0-9a-fA-F]+)(.*)$", line)
         if obj and pid is not None:
             rest = obj.group(3)
-            level = re.search(r"\bpatchlvl=(\d+)", rest)
-            latest = re.search(r"\blatest=(\d+)", rest)
+            level = re.search(r"\bpatchlvl=([0-9]{1,9})\b", rest)
+            latest = re.search(r"\blatest=([0-9]{1,9})\b", rest)
             patched.append(
                 {
                     "pid": pid,
@@ -121,7 +120,7 @@ def parse_json_records(text: str, source: str, warnings: list[str]) -> list[dict
     text = (text or "")[:MAX_OUTPUT]
     try:
         documents.append(json.loads(text))
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the decoder goes
         bad = 0
         for line in text.splitlines():
             line = line.strip()
@@ -129,7 +128,7 @@ def parse_json_records(text: str, source: str, warnings: list[str]) -> list[dict
                 continue
             try:
                 documents.append(json.loads(line))
-            except ValueError:
+            except (ValueError, RecursionError):
                 bad += 1
         if bad:
             warnings.append(f"{source}: {bad} line(s) were not JSON")
@@ -155,7 +154,7 @@ def parse_ulp_patches(text: str) -> list[dict[str, Any]]:
     current: dict[str, Any] | None = None
     for raw in (text or "")[:MAX_OUTPUT].splitlines():
         line = ANSI_RE.sub("", raw).rstrip()
-        head = re.match(r"^PID:\s*(\d+),\s*name:\s*(.*)$", line.strip())
+        head = re.match(r"^PID:\s*([0-9]{1,10}),\s*name:\s*(.*)$", line.strip())
         if head:
             pid, comm = int(head.group(1)), head.group(2).strip()
             current = None

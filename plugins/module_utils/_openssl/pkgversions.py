@@ -15,16 +15,21 @@ from ansible_collections.patchwise.openssl.plugins.module_utils._openssl.errors 
     ParseError,
 )
 
-_DEB_VERSION_RE = re.compile(r"^(?:(\d+):)?([A-Za-z0-9.+~:-]+?)(?:-([A-Za-z0-9.+~]+))?$")
+_DEB_VERSION_RE = re.compile(r"^(?:([0-9]{1,10}):)?([A-Za-z0-9.+~:-]+?)(?:-([A-Za-z0-9.+~]+))?$")
 _RPM_SEGMENT = re.compile(r"(~|\^|[0-9]+|[A-Za-z]+)")
+
+
+def _is_digit(char: str) -> bool:
+    """An ASCII digit, as C's isdigit() in dpkg and rpm (``"²".isdigit()`` is True)."""
+    return "0" <= char <= "9"
 
 
 def _dpkg_order(char: str) -> int:
     if char == "~":
         return -1
-    if char.isdigit():
+    if _is_digit(char):
         return 0
-    if char.isalpha():
+    if char.isascii() and char.isalpha():
         return ord(char)
     return ord(char) + 256
 
@@ -34,7 +39,7 @@ def _verrevcmp(a: str, b: str) -> int:
     i = j = 0
     while i < len(a) or j < len(b):
         first_diff = 0
-        while (i < len(a) and not a[i].isdigit()) or (j < len(b) and not b[j].isdigit()):
+        while (i < len(a) and not _is_digit(a[i])) or (j < len(b) and not _is_digit(b[j])):
             ac = _dpkg_order(a[i]) if i < len(a) else 0
             bc = _dpkg_order(b[j]) if j < len(b) else 0
             if ac != bc:
@@ -45,14 +50,14 @@ def _verrevcmp(a: str, b: str) -> int:
             i += 1
         while j < len(b) and b[j] == "0":
             j += 1
-        while i < len(a) and a[i].isdigit() and j < len(b) and b[j].isdigit():
+        while i < len(a) and _is_digit(a[i]) and j < len(b) and _is_digit(b[j]):
             if not first_diff:
                 first_diff = ord(a[i]) - ord(b[j])
             i += 1
             j += 1
-        if i < len(a) and a[i].isdigit():
+        if i < len(a) and _is_digit(a[i]):
             return 1
-        if j < len(b) and b[j].isdigit():
+        if j < len(b) and _is_digit(b[j]):
             return -1
         if first_diff:
             return first_diff
@@ -62,13 +67,13 @@ def _verrevcmp(a: str, b: str) -> int:
 def split_evr(version: str) -> tuple[int, str, str]:
     """``[epoch:]upstream[-release]`` -> (epoch, upstream, release), never raising.
 
-    The release is what follows the last ``-`` (Debian and RPM alike); a missing or non-numeric
-    epoch is 0.
+    The release is what follows the last ``-`` (Debian and RPM alike); a missing, non-numeric
+    or absurdly long (more than 18 digits) epoch is 0.
     """
     epoch = 0
     if ":" in version:
         head, version = version.split(":", 1)
-        epoch = int(head) if head.isdigit() else 0
+        epoch = int(head) if head.isascii() and head.isdigit() and len(head) <= 18 else 0
     upstream, sep, release = version.rpartition("-")
     if not sep:
         return epoch, version, ""
@@ -78,7 +83,9 @@ def split_evr(version: str) -> tuple[int, str, str]:
 def split_deb_version(version: str) -> tuple[int, str, str]:
     """(epoch, upstream, revision) of a Debian version; raises ParseError when malformed."""
     match = _DEB_VERSION_RE.match(version or "")
-    if not match or not match.group(2)[0].isdigit():
+    # a colon in the upstream part needs an epoch (dpkg: "epoch in version is too big" when
+    # the epoch is not a number it can hold)
+    if not match or not match.group(2)[0].isdigit() or (":" in version and not match.group(1)):
         raise ParseError(f"not a Debian version: {version!r}")
     return int(match.group(1) or 0), match.group(2), match.group(3) or ""
 
@@ -129,9 +136,13 @@ def _rpm_vercmp(left: str, right: str) -> int:
         if lseg.isdigit() != rseg.isdigit():
             return 1 if lseg.isdigit() else -1
         if lseg.isdigit():
-            diff = int(lseg) - int(rseg)
-            if diff:
-                return 1 if diff > 0 else -1
+            # as rpmvercmp: without leading zeros, the longer number is larger (no int(): a
+            # segment may have more digits than int() converts)
+            lnum, rnum = lseg.lstrip("0"), rseg.lstrip("0")
+            if len(lnum) != len(rnum):
+                return 1 if len(lnum) > len(rnum) else -1
+            if lnum != rnum:
+                return 1 if lnum > rnum else -1
         elif lseg != rseg:
             return 1 if lseg > rseg else -1
     return 0

@@ -49,6 +49,8 @@ _LIBRARY_RE = re.compile(
     """,
     re.VERBOSE,
 )
+# numbers as in version strings: no leading zeros ("03.0" would name a branch no version has)
+_BRANCH_RE = re.compile(r"(?:0|[1-9][0-9]{0,3})(?:\.(?:0|[1-9][0-9]{0,3})){1,2}")
 _FIPS_RE = re.compile(
     r"fips-(?P<major>0|[1-9][0-9]{0,3})\.(?P<minor>0|[1-9][0-9]{0,3})"
     r"(?:\.(?P<patch>0|[1-9][0-9]{0,3}))?"
@@ -262,7 +264,7 @@ def branch_sort_key(branch: str) -> tuple[int, ...]:
 
     Raises :class:`VersionError` for a name that is not a branch.
     """
-    if not isinstance(branch, str) or not re.fullmatch(r"[0-9]{1,4}(\.[0-9]{1,4}){1,2}", branch):
+    if not isinstance(branch, str) or not _BRANCH_RE.fullmatch(branch):
         raise VersionError(f"not an OpenSSL branch name: {branch!r}")
     parts = tuple(int(p) for p in branch.split("."))
     if parts[0] >= 3 and len(parts) != 2:

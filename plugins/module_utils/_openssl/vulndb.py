@@ -219,7 +219,7 @@ def parse_db(text: str | bytes, origin: str = "database") -> VulnDB:
     """Parse and validate database JSON text."""
     try:
         data = json.loads(text)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # nested too deep
         raise DatabaseError(f"{origin}: not valid JSON: {exc}") from exc
     validate_db(data, origin)
     return VulnDB(data, origin)

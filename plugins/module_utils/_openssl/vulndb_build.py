@@ -18,11 +18,13 @@ from __future__ import annotations
 import datetime
 import gzip
 import hashlib
+import io
 import json
 import os
 import re
 import tempfile
 import xml.etree.ElementTree as ET
+import zlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Callable
@@ -100,7 +102,7 @@ def _read_json(path: Path) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise _err(path, "file", f"cannot read ({exc.strerror})") from exc
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise _err(path, "file", f"not valid JSON ({exc})") from exc
 
 
@@ -114,6 +116,14 @@ def _get(data: Any, origin: Any, *keys: Any) -> Any:
         except (KeyError, IndexError, TypeError) as exc:
             raise _err(origin, where, "missing or wrong type") from exc
     return data
+
+
+def _list_of(container: dict, key: str, origin: Any, where: str) -> list:
+    """``container[key]`` (default ``[]``) or a DatabaseError when it is not a list."""
+    value = container.get(key, [])
+    if not isinstance(value, list):
+        raise _err(origin, where, f"expected a list, got {type(value).__name__}")
+    return value
 
 
 def _parse_version(text: Any, origin: Any, field: str) -> OpenSSLVersion:
@@ -349,7 +359,7 @@ def _safe_xml(raw: bytes, origin: Any) -> ET.Element:
         raise _err(origin, "file", "DTDs and entities are refused in the legacy XML")
     try:
         return ET.fromstring(raw)  # noqa: S314 -- no DTD/entities (checked above), size capped
-    except ET.ParseError as exc:
+    except (ET.ParseError, ValueError, LookupError) as exc:  # unknown or multi-byte encoding
         raise _err(origin, "file", f"not well-formed XML ({exc})") from exc
 
 
@@ -359,8 +369,9 @@ def load_legacy_xml(path: Path) -> tuple:
     try:
         raw = path.read_bytes()
         if raw[:2] == b"\x1f\x8b":  # a gzip-compressed copy (e.g. vulnerabilities.xml.gz)
-            raw = gzip.decompress(raw)
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            with gzip.GzipFile(fileobj=io.BytesIO(raw)) as gz:
+                raw = gz.read(_MAX_XML_BYTES + 1)  # bounded: _safe_xml refuses the excess
+    except (OSError, EOFError, zlib.error) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise _err(path, "file", f"cannot read ({reason})") from exc
     root = _safe_xml(raw, path)
@@ -396,11 +407,14 @@ def load_legacy_xml(path: Path) -> tuple:
 
 def _severity(record: Any, origin: Path, published: str) -> tuple:
     metrics = _get(record, origin, "containers", "cna", "metrics")
-    texts = [
-        m.get("other", {}).get("content", {}).get("text")
-        for m in metrics
-        if isinstance(m, dict) and m.get("format") == "other"
-    ]
+    if not isinstance(metrics, list):
+        raise _err(origin, "containers.cna.metrics", "expected a list")
+    texts = []
+    for m in metrics:
+        if isinstance(m, dict) and m.get("format") == "other":
+            other = m.get("other")
+            content = other.get("content") if isinstance(other, dict) else None
+            texts.append(content.get("text") if isinstance(content, dict) else None)
     if not texts:
         return None, "no OpenSSL severity in the record"
     raw = texts[0]
@@ -416,9 +430,10 @@ def _severity(record: Any, origin: Path, published: str) -> tuple:
     return _SEVERITY[value], None
 
 
-def _description(cna: dict) -> str:
-    for item in cna.get("descriptions", []):
-        if isinstance(item, dict) and item.get("lang", "en").startswith("en"):
+def _description(cna: dict, origin: Any) -> str:
+    for item in _list_of(cna, "descriptions", origin, "containers.cna.descriptions"):
+        lang = item.get("lang", "en") if isinstance(item, dict) else None
+        if isinstance(lang, str) and lang.startswith("en"):
             return str(item.get("value", "")).strip()
     return ""
 
@@ -536,12 +551,11 @@ def convert_record(path: Path, data: Any, advisories: dict) -> dict:
         raise _err(path, "containers.cna.datePublic", f"bad date {published_raw!r}") from exc
     severity, severity_note = _severity(data, path, published)
     references = []
-    for index, ref in enumerate(cna.get("references", [])):
+    for index, ref in enumerate(_list_of(cna, "references", path, "containers.cna.references")):
         if not isinstance(ref, dict) or not isinstance(ref.get("url"), str):
             raise _err(path, f"containers.cna.references[{index}].url", "missing")
-        references.append(
-            {"url": ref["url"], "name": ref.get("name"), "tags": list(ref.get("tags", []))}
-        )
+        tags = _list_of(ref, "tags", path, f"containers.cna.references[{index}].tags")
+        references.append({"url": ref["url"], "name": ref.get("name"), "tags": list(tags)})
     advisory = _advisory_name(references)
     section = advisories.get(advisory, {}).get("sections", {}).get(cve_id) if advisory else None
     facts = advisory_facts(section)
@@ -580,7 +594,7 @@ def convert_record(path: Path, data: Any, advisories: dict) -> dict:
         elif branch not in unaffected:
             unaffected.add(branch)
             notes.append(f"the advisory says OpenSSL {branch} is not affected")
-    description = _description(cna)
+    description = _description(cna, path)
     title, derived = _title(cna, description)
     fips_only = kinds == {FIPS_MODULE}
     if fips_only:
@@ -644,6 +658,16 @@ def _merge_legacy(cves: dict, legacy: dict, warnings: list) -> None:
             }
             record["affected"] = _sort_ranges([*record["affected"], rng])
             record["notes"].append(f"branch {branch} added from the legacy XML")
+
+
+def check_statements(statements: Any, origin: Any) -> dict:
+    """The shape of secjson/statements.json: an object whose ``statements`` and ``disputed``
+    (both optional) are lists."""
+    if not isinstance(statements, dict):
+        raise _err(origin, "top level", "expected an object")
+    for key in ("statements", "disputed"):
+        _list_of(statements, key, origin, key)
+    return statements
 
 
 def _disputed(statements: dict, origin: Path, cves: dict) -> None:
@@ -720,7 +744,7 @@ def _branch_table(data_json: Any, origin: Path, statements: dict, cves: dict) ->
         }
     for item in statements.get("statements", []):
         base = item.get("base") if isinstance(item, dict) else None
-        if base in branches:
+        if isinstance(base, str) and base in branches:
             branches[base]["statement"] = str(item.get("text", "")).strip()
     for name, info in branches.items():
         fixes = []
@@ -786,9 +810,9 @@ def build_db(
         record["affected"] = _sort_ranges(record["affected"])
         cves[record["id"]] = record
     statements_path = secjson / "statements.json"
-    statements = _read_json(statements_path) if statements_path.is_file() else {}
-    if not isinstance(statements, dict):
-        raise _err(statements_path, "top level", "expected an object")
+    statements = check_statements(
+        _read_json(statements_path) if statements_path.is_file() else {}, statements_path
+    )
     if not statements:
         warnings.append(f"{statements_path}: missing; disputed CVEs and statements not used")
     legacy_info = None
