@@ -418,7 +418,7 @@ def _stat_ppid_session(text: str) -> tuple[int, int] | None:
     rest = text[end + 2 :].split(None, 4)
     if len(rest) < 4 or not (rest[1] + rest[3]).isascii() or not rest[1].isdigit():
         return None
-    if not rest[3].isdigit():
+    if not rest[3].isdigit() or len(rest[1]) > 10 or len(rest[3]) > 10:  # pids: 10 digits at most
         return None
     return int(rest[1]), int(rest[3])
 
@@ -446,7 +446,8 @@ def _status_number(data: bytes, key: bytes) -> int | None:
     start = pos + len(key)
     end = data.find(b"\n", start)
     fields = data[start : end if end != -1 else None].split()
-    return int(fields[0]) if fields and fields[0].isdigit() else None
+    # ids have 10 digits at most (int() refuses thousands)
+    return int(fields[0]) if fields and fields[0].isdigit() and len(fields[0]) <= 10 else None
 
 
 def _status_identity(data: bytes) -> tuple[str, int | None, int | None] | None:
