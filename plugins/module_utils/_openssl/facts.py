@@ -208,28 +208,65 @@ def _ldconfig_sources(
     return [(entry["path"], "ldconfig") for entry in libs_mod.parse_ldconfig(out)]
 
 
+Owner = "tuple[str, str | None, str | None]"
+
+
+def _owner_index(installed: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Installed packages by the spelling the package manager prints for them."""
+    index: dict[str, list[dict[str, Any]]] = {}
+    for pkg in installed:
+        index.setdefault(pkg.get("binary") or pkg["name"], []).append(pkg)
+    return index
+
+
+def _resolve_owner(owner: str, index: dict[str, list[dict[str, Any]]]) -> Owner:
+    """(name without arch, arch, installed version) of the package a path query named."""
+    pkgs = index.get(owner, [])
+    if len(pkgs) == 1:
+        return pkgs[0]["name"], pkgs[0].get("arch"), pkgs[0]["version"]
+    name, _sep, arch = owner.partition(":")
+    versions = {p["version"] for p in pkgs}
+    return name, arch or None, versions.pop() if len(versions) == 1 else None
+
+
+def _candidate_of(binary: str, answered: dict[str, str | None], asked: set[str]) -> str | None:
+    """apt prints a package of the native architecture without ``:arch``; another
+    architecture's with it. The bare name stands for the native one only when that was not
+    asked for separately."""
+    if binary in answered:
+        return answered[binary]
+    base = binary.split(":")[0]
+    return answered.get(base) if base not in asked else None
+
+
 def _packages(
     manager: PackageManager,
     installed: list[dict[str, Any]],
     prefetched: tuple[set[str], dict[str, str | None]],
     paths: tuple[list[str], list[str], list[str]],
     options: dict[str, Any],
-) -> tuple[list[dict[str, Any]], dict[str, str], dict[str, str]]:
-    """Return (OpenSSL packages, owner of each asked path, version of every installed package)."""
+) -> tuple[list[dict[str, Any]], dict[str, Owner]]:
+    """Return (OpenSSL packages, owner (name, arch, version) of each asked path).
+
+    Package names are reported without dpkg's ``:arch`` qualifier, the architecture in
+    ``arch`` (``libssl3`` + ``amd64``, ``openssl`` + ``amd64``), for dpkg and rpm alike."""
     lib_paths, cli_paths, extra_paths = paths
-    owners = manager.owners(sorted(set(lib_paths + cli_paths + extra_paths)))
-    versions = {p["name"]: p["version"] for p in installed}
-    providers = {owners[p] for p in lib_paths + cli_paths if p in owners}
+    raw_owners = manager.owners(sorted(set(lib_paths + cli_paths + extra_paths)))
+    index = _owner_index(installed)
+    owners = {path: _resolve_owner(owner, index) for path, owner in raw_owners.items()}
+    providers = {raw_owners[p] for p in lib_paths + cli_paths if p in raw_owners}
     relevant = [
         p
         for p in installed
-        if p["name"] in providers or PackageManager.is_openssl_package(p, set())
+        if (p.get("binary") or p["name"]) in providers
+        or PackageManager.is_openssl_package(p, set())
     ]
     asked, answered = prefetched
     candidates = dict(answered)
-    missing = sorted({p["name"] for p in relevant} - asked)
+    missing = sorted({p.get("binary") or p["name"] for p in relevant} - asked)
     if options["candidates"] and missing:
         candidates.update(manager.candidates(missing))
+        asked = asked | set(missing)
     packages = []
     for pkg in relevant:
         entry = {
@@ -237,14 +274,14 @@ def _packages(
             for k in ("name", "source", "version", "epoch", "upstream_version", "release", "arch")
         }
         entry["manager"] = manager.manager
-        name = pkg["name"]
-        entry["candidate"] = candidates.get(name, candidates.get(name.split(":")[0]))
-        entry["provides_libraries"] = sorted(p for p in lib_paths if owners.get(p) == name)
-        entry["provides_cli"] = sorted(p for p in cli_paths if owners.get(p) == name)
+        binary = pkg.get("binary") or pkg["name"]
+        entry["candidate"] = _candidate_of(binary, candidates, asked)
+        entry["provides_libraries"] = sorted(p for p in lib_paths if raw_owners.get(p) == binary)
+        entry["provides_cli"] = sorted(p for p in cli_paths if raw_owners.get(p) == binary)
         entry["changelog"] = manager.changelog(pkg) if options["changelog"] else None
         packages.append(entry)
-    packages.sort(key=lambda p: p["name"])
-    return packages, owners, versions
+    packages.sort(key=lambda p: (p["name"], p["arch"] or ""))
+    return packages, owners
 
 
 def _package_queries(
@@ -255,7 +292,11 @@ def _package_queries(
     installed = manager.installed()
     if not candidates:
         return installed, set(), {}
-    asked = {p["name"] for p in installed if PackageManager.is_openssl_package(p, set())}
+    asked = {
+        p.get("binary") or p["name"]
+        for p in installed
+        if PackageManager.is_openssl_package(p, set())
+    }
     try:
         answered = manager.candidates(sorted(asked))
     except Exception as exc:  # the inventory stands without candidates
@@ -290,26 +331,24 @@ class Background:
 def _attach_packages(
     libraries: list[dict[str, Any]],
     clis: list[dict[str, Any]],
-    packages: list[dict[str, Any]],
-    owners: dict[str, str],
-    installed_versions: dict[str, str],
+    owners: dict[str, Owner],
 ) -> None:
     for lib in libraries:
         owner = owners.get(lib["real_path"]) or next(
             (owners[p] for p in lib["paths"] if p in owners), None
         )
-        lib["package"] = owner
-        lib["package_version"] = installed_versions.get(owner) if owner else None
+        lib["package"], lib["package_arch"], lib["package_version"] = owner or (None, None, None)
         lib["unpackaged"] = owner is None
     for cli in clis:
-        cli["package"] = owners.get(cli["real_path"]) or owners.get(cli["path"])
+        owner = owners.get(cli["real_path"]) or owners.get(cli["path"])
+        cli["package"], cli["package_arch"] = (owner[0], owner[1]) if owner else (None, None)
 
 
-def _init_scripts(owners: dict[str, str]) -> dict[str, list[str]]:
+def _init_scripts(owners: dict[str, Owner]) -> dict[str, list[str]]:
     scripts: dict[str, list[str]] = {}
-    for path, pkg in owners.items():
+    for path, owner in owners.items():
         if path.startswith("/etc/init.d/"):
-            scripts.setdefault(pkg, []).append(os.path.basename(path))
+            scripts.setdefault(owner[0], []).append(os.path.basename(path))
     return scripts
 
 
@@ -385,8 +424,7 @@ def gather(
     libraries = libs_mod.build_inventory(sources, inspect_file)
 
     packages: list[dict[str, Any]] = []
-    owners: dict[str, str] = {}
-    versions: dict[str, str] = {}
+    owners: dict[str, Owner] = {}
     exes = sorted({p["exe"] for p in scan["processes"] if p["exe"] and not p["container"]})
     init_scripts = [] if facts["distro"]["systemd_pid1"] else _list_init_scripts()
     installed, asked, answered = (
@@ -398,12 +436,12 @@ def gather(
             {lib["real_path"] for lib in libraries} | {p for lib in libraries for p in lib["paths"]}
         )
         cli_paths = sorted({c["real_path"] for c in clis} | {c["path"] for c in clis})
-        packages, owners, versions = _packages(
+        packages, owners = _packages(
             manager, installed, prefetched, (lib_paths, cli_paths, exes + init_scripts), opts
         )
     else:
         warnings.append("no supported package manager (dpkg, rpm): packages not inventoried")
-    _attach_packages(libraries, clis, packages, owners, versions)
+    _attach_packages(libraries, clis, owners)
     libs_mod.mark_leftovers(libraries)
     _finish_processes(scan["processes"], libraries, owners, _init_scripts(owners))
 
@@ -422,8 +460,10 @@ def gather(
         vend = vendored.scan(list(opts["scan_paths"]), float(opts["scan_budget"]), skip)
         if manager is not None and vend["found"]:
             vowners = manager.owners([v["path"] for v in vend["found"]])
+            index = _owner_index(installed)
             for item in vend["found"]:
-                item["package"] = vowners.get(item["path"])
+                owner = vowners.get(item["path"])
+                item["package"] = _resolve_owner(owner, index)[0] if owner else None
         if not vend["scan"]["complete"]:
             warnings.append(f"vendored scan stopped after its budget of {opts['scan_budget']}s")
 
@@ -470,7 +510,7 @@ def gather(
 def _finish_processes(
     processes: list[dict[str, Any]],
     libraries: list[dict[str, Any]],
-    owners: dict[str, str],
+    owners: dict[str, Owner],
     scripts: dict[str, list[str]],
 ) -> None:
     by_path: dict[str, dict[str, Any]] = {}
@@ -487,8 +527,8 @@ def _finish_processes(
                     lib["build_id"] = lib["build_id"] or inv["build_id"]
                     lib["version_text"] = lib["version_text"] or inv["version_text"]
         if proc["service"] is None and not proc["container"] and proc["exe"]:
-            pkg = owners.get(proc["exe"])
-            names = scripts.get(pkg or "", [])
+            owner = owners.get(proc["exe"])
+            names = scripts.get(owner[0], []) if owner else []
             if names:
                 proc["service"] = names[0] if len(names) == 1 else ",".join(sorted(names))
                 proc["service_source"] = "init"

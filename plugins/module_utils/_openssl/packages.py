@@ -92,6 +92,8 @@ class PackageManager:
         return []
 
     def owners(self, paths: list[str]) -> dict[str, str]:  # pragma: no cover - interface
+        """Owning package of each path, spelled as the package manager prints it (dpkg adds
+        ``:arch`` for Multi-Arch: same packages): the ``binary`` of an installed package."""
         return {}
 
     def candidates(self, names: list[str]) -> dict[str, str | None]:  # pragma: no cover
@@ -105,6 +107,7 @@ class PackageManager:
         source = (pkg.get("source") or "").lower()
         return (
             pkg["name"] in owned_names
+            or pkg.get("binary") in owned_names
             or source in OPENSSL_SOURCES
             or bool(OPENSSL_NAME_RE.match(pkg["name"].split(":")[0]))
         )
@@ -206,9 +209,13 @@ def parse_dpkg_query(text: str) -> list[dict[str, Any]]:
         name, source, version, arch, status = (f.strip() for f in fields[:5])
         if not name or not version:
             continue
-        source = source.split(" ")[0] or name.split(":")[0]
+        base = name.split(":")[0]
+        source = source.split(" ")[0] or base
         pkg = {
-            "name": name,
+            # the name without dpkg's ":arch" qualifier (printed for Multi-Arch: same
+            # packages only); "binary" keeps dpkg's spelling for queries
+            "name": base,
+            "binary": name,
             "source": source,
             "version": version,
             "arch": arch,
@@ -339,6 +346,7 @@ def parse_rpm_query(text: str) -> list[dict[str, Any]]:
         packages.append(
             {
                 "name": name,
+                "binary": name,
                 "source": source,
                 "version": full,
                 "epoch": epoch_i,

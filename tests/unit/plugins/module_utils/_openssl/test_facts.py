@@ -134,15 +134,21 @@ def test_gather_schema_and_backport_evidence(host: Path, monkeypatch: pytest.Mon
     assert cli["providers"][0]["name"] == "OpenSSL Default Provider"
     libs = {Path(lib["real_path"]).name: lib for lib in result["libraries"]}
     assert libs["libssl.so.3"]["version"] == "3.0.19"
-    assert libs["libssl.so.3"]["package"] == "libssl3:amd64"
+    # names without dpkg's ":arch" (libssl3 is Multi-Arch: same, openssl is not), arch apart
+    assert libs["libssl.so.3"]["package"] == "libssl3"
+    assert libs["libssl.so.3"]["package_arch"] == "amd64"
     assert libs["libssl.so.3"]["package_version"] == "3.0.19-1~deb12u2"
     assert libs["libcrypto.so.1.1"]["leftover_series"] is True
     assert libs["libcrypto.so.3"]["leftover_series"] is False
     pkgs = {p["name"]: p for p in result["packages"]}
-    assert pkgs["libssl3:amd64"]["candidate"] == "3.0.22-1~deb12u2"
+    assert all(":" not in name for name in pkgs)
+    assert (pkgs["libssl3"]["arch"], pkgs["openssl"]["arch"]) == ("amd64", "amd64")
+    assert pkgs["libssl3"]["candidate"] == "3.0.22-1~deb12u2"
+    assert libs["libssl.so.3"]["real_path"] in pkgs["libssl3"]["provides_libraries"]
     assert pkgs["openssl"]["provides_cli"] == ["/usr/bin/openssl"]
-    assert "libnss3:amd64" not in pkgs
-    evidence = pkgs["libssl3:amd64"]["changelog"]
+    assert (cli["package"], cli["package_arch"]) == ("openssl", "amd64")
+    assert "libnss3" not in pkgs
+    evidence = pkgs["libssl3"]["changelog"]
     assert evidence["error"] is None and evidence["trimmed"] is True
     assert evidence["cves"]["CVE-2026-28387"] == "3.0.19-1~deb12u2"
     assert "no changelog" in pkgs["openssl"]["changelog"]["error"]
@@ -193,7 +199,10 @@ def test_finish_processes_init_script_and_in_use() -> None:
         }
     ]
     facts._finish_processes(
-        procs, libs, {"/usr/sbin/nginx": "nginx-core"}, {"nginx-core": ["nginx"]}
+        procs,
+        libs,
+        {"/usr/sbin/nginx": ("nginx-core", "amd64", "1.22.1-9")},
+        {"nginx-core": ["nginx"]},
     )
     assert procs[0]["service"] == "nginx" and procs[0]["service_source"] == "init"
     assert procs[0]["libraries"][0]["package_version"] == "3.0.19-1~deb12u2"
@@ -237,3 +246,48 @@ def test_package_queries_run_together_and_a_failed_candidate_query_keeps_the_inv
     off = _Manager(fail=False)
     assert facts._package_queries(off, False, [])[1:] == (set(), {})
     assert off.asked == []
+
+
+def test_multiarch_packages_keep_their_architecture() -> None:
+    """libssl3 installed for amd64 and i386 (Multi-Arch: same): two entries named libssl3,
+    told apart by arch; each library and candidate goes to its own architecture's entry.
+    apt prints the native architecture's package without ":amd64"."""
+    installed = packages.parse_dpkg_query(
+        "libssl3:amd64\topenssl\t3.0.19-1~deb12u2\tamd64\tinstalled\n"
+        "libssl3:i386\topenssl\t3.0.19-1~deb12u2\ti386\tinstalled\n"
+        "openssl\topenssl\t3.0.19-1~deb12u2\tamd64\tinstalled\n"
+    )
+    owners = {
+        "/usr/lib/x86_64-linux-gnu/libssl.so.3": "libssl3:amd64",
+        "/usr/lib/i386-linux-gnu/libssl.so.3": "libssl3:i386",
+        "/usr/bin/openssl": "openssl",
+    }
+
+    class Manager(packages.DpkgManager):
+        def owners(self, paths: list[str]) -> dict[str, str]:
+            return {p: owners[p] for p in paths if p in owners}
+
+        def candidates(self, names: list[str]) -> dict[str, str | None]:
+            assert sorted(names) == ["libssl3:amd64", "libssl3:i386", "openssl"]
+            return {"libssl3": "3.0.22-1~deb12u2", "libssl3:i386": "3.0.21-1", "openssl": None}
+
+    pkgs, resolved = facts._packages(
+        Manager(lambda argv: (0, "", ""), []),
+        installed,
+        (set(), {}),
+        (sorted(owners)[:2], ["/usr/bin/openssl"], []),
+        {"candidates": True, "changelog": False},
+    )
+    by_arch = {(p["name"], p["arch"]): p for p in pkgs}
+    assert sorted(by_arch) == [("libssl3", "amd64"), ("libssl3", "i386"), ("openssl", "amd64")]
+    assert by_arch[("libssl3", "amd64")]["candidate"] == "3.0.22-1~deb12u2"
+    assert by_arch[("libssl3", "i386")]["candidate"] == "3.0.21-1"
+    assert by_arch[("libssl3", "i386")]["provides_libraries"] == [
+        "/usr/lib/i386-linux-gnu/libssl.so.3"
+    ]
+    assert resolved["/usr/lib/i386-linux-gnu/libssl.so.3"] == (
+        "libssl3",
+        "i386",
+        "3.0.19-1~deb12u2",
+    )
+    assert resolved["/usr/bin/openssl"] == ("openssl", "amd64", "3.0.19-1~deb12u2")

@@ -45,12 +45,14 @@ def test_parse_dpkg_query_recorded() -> None:
         p["name"]: p for p in parse_dpkg_query((DPKG / "debian12-dpkg-query-all.txt").read_text())
     }
     assert len(pkgs) > 500
-    ssl = pkgs["libssl3:amd64"]
+    ssl = pkgs["libssl3"]
+    assert (ssl["binary"], ssl["arch"]) == ("libssl3:amd64", "amd64")
+    assert (pkgs["openssl"]["binary"], pkgs["openssl"]["arch"]) == ("openssl", "amd64")
     assert ssl["source"] == "openssl"
     assert ssl["version"] == "3.0.19-1~deb12u2"
     assert (ssl["epoch"], ssl["upstream_version"], ssl["release"]) == (None, "3.0.19", "1~deb12u2")
     assert pkgs["openssl"]["arch"] == "amd64"
-    assert pkgs["libnss3:amd64"]["source"] == "nss"
+    assert pkgs["libnss3"]["source"] == "nss"
 
 
 def test_parse_dpkg_search_recorded() -> None:
