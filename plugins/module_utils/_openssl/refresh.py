@@ -734,9 +734,10 @@ def normalise_options(params: dict[str, Any]) -> dict[str, Any]:
     options["deny"] = [*(rs.DEFAULT_DENY if deny is None else deny),
                        *(params.get("deny_extra") or [])]
     overrides = params.get("strategies") or {}
-    unknown = sorted({v for v in overrides.values() if v not in rs.STRATEGIES})
+    unknown = sorted({v if isinstance(v, str) else repr(v) for v in overrides.values()
+                      if not isinstance(v, str) or v not in rs.STRATEGIES})
     if unknown:
-        raise RefreshError(f"unknown strategy name(s) {', '.join(unknown)}; known: "
+        raise RefreshError(f"strategies: unknown strategy name(s) {', '.join(unknown)}; known: "
                            f"{', '.join(sorted(rs.STRATEGIES))}")
     if options.get("phase", "all") not in PHASES:
         raise RefreshError(f"phase must be one of {', '.join(PHASES)}")
