@@ -59,6 +59,8 @@ options:
     description:
       - V(latest) upgrades to the newest offered version or to O(version).
       - V(restored) installs the packages of a rollback point.
+      - O(version), O(packages), O(include_leftover) and O(allow_other_changes) belong to
+        V(latest), O(manifest) to V(restored); giving one with the other state is an error.
     type: str
     choices: [latest, restored]
     default: latest
@@ -112,11 +114,13 @@ options:
       - For V(restored) the default is the newest rollback point, unless O(manifest) is given.
     type: str
   manifest:
-    description: Path of a rollback point's C(manifest.json) to restore.
+    description:
+      - Path of a rollback point's C(manifest.json) to restore (O(state=restored) only).
+      - Mutually exclusive with O(run_id).
     type: path
   keep:
     description:
-      - Rollback points kept under O(rollback_dir).
+      - Rollback points kept under O(rollback_dir) (at least 1).
       - Older ones are removed after a new one is written.
     type: int
     default: 5
@@ -668,6 +672,29 @@ def _utc_now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+_LATEST_ONLY = ("version", "packages", "include_leftover", "allow_other_changes")
+
+
+def _argument_problems(params: dict) -> list:
+    """Values the argument spec cannot express: ranges, a run id that cannot name a directory,
+    options of the other state."""
+    problems = [
+        f"{name} must not be negative, got {params[name]}"
+        for name in ("lock_timeout", "min_free_mb")
+        if params[name] < 0
+    ]
+    if params["keep"] < 1:
+        problems.append(f"keep must be at least 1 (the new rollback point), got {params['keep']}")
+    if params["run_id"] and not pkgops.valid_run_id(params["run_id"]):
+        problems.append(f"run_id {params['run_id']!r}: letters, digits, '.', '_' and '-' only")
+    if params["state"] == "restored":
+        problems += [f"{name} applies to state=latest only, not to state=restored"
+                     for name in _LATEST_ONLY if params[name]]
+    elif params["manifest"]:
+        problems.append("manifest applies to state=restored only, not to state=latest")
+    return problems
+
+
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
@@ -689,8 +716,12 @@ def main() -> None:
                 "default": "auto",
             },
         },
+        mutually_exclusive=[("manifest", "run_id")],
         supports_check_mode=True,
     )
+    problems = _argument_problems(module.params)
+    if problems:
+        module.fail_json(msg="; ".join(problems))
     op = Operation(module)
     try:
         if module.params["state"] == "latest":

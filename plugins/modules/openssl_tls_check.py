@@ -51,7 +51,7 @@ options:
         type: str
         required: true
       port:
-        description: TCP port.
+        description: TCP port (1-65535).
         type: int
         default: 443
       server_name:
@@ -75,7 +75,7 @@ options:
         type: str
         choices: [TLSv1.2, TLSv1.3]
       timeout:
-        description: Seconds per connection attempt; overrides O(timeout).
+        description: Seconds per connection attempt (more than 0); overrides O(timeout).
         type: float
   health_urls:
     description: HTTP(S) URLs to fetch once each.
@@ -88,7 +88,7 @@ options:
         type: str
         required: true
       status:
-        description: Expected HTTP status.
+        description: Expected HTTP status (100-599).
         type: int
         default: 200
       ca_file:
@@ -99,7 +99,7 @@ options:
         type: bool
         default: true
       timeout:
-        description: Seconds; overrides O(timeout).
+        description: Seconds (more than 0); overrides O(timeout).
         type: float
   min_protocol:
     description:
@@ -112,7 +112,7 @@ options:
     type: bool
     default: true
   timeout:
-    description: Seconds per connection attempt.
+    description: Seconds per connection attempt (more than 0).
     type: float
     default: 5.0
 notes:
@@ -299,11 +299,28 @@ def _argument_spec() -> dict:
     }
 
 
+def _argument_problems(params: dict) -> list:
+    """Ranges the argument spec cannot express, each naming its option."""
+    problems = []
+    if params["timeout"] <= 0:
+        problems.append("timeout must be greater than 0")
+    for kind, low, high, key in (("endpoints", 1, 65535, "port"), ("health_urls", 100, 599,
+                                                                     "status")):
+        for index, entry in enumerate(params[kind]):
+            value = entry[key]
+            if not low <= value <= high:
+                problems.append(f"{kind}[{index}].{key} must be {low}-{high}, got {value}")
+            if entry["timeout"] is not None and entry["timeout"] <= 0:
+                problems.append(f"{kind}[{index}].timeout must be greater than 0")
+    return problems
+
+
 def main() -> None:
     module = AnsibleModule(argument_spec=_argument_spec(), supports_check_mode=True)
     params = module.params
-    if params["timeout"] <= 0:
-        module.fail_json(msg="timeout must be greater than 0")
+    problems = _argument_problems(params)
+    if problems:
+        module.fail_json(msg="; ".join(problems))
     report = run_checks(
         endpoints=params["endpoints"],
         health_urls=params["health_urls"],
