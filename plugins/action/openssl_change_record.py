@@ -140,6 +140,10 @@ class ActionModule(ActionBase):
                 f"a finished change record for run {run_id} already exists in "
                 f"{store.directory}; give a new rollout_run_id (or none to generate one)"
             )
+        hostname = socket.gethostname()
+        me = cr.controller_process()
+        attempts = _earlier_attempts(existing, hostname, me, run_id)
+        earlier = _interrupted_runs(store, run_id, hostname)
         awx = task_vars.get("tower_job_id") or task_vars.get("awx_job_id")
         meta = {
             "schema_version": cr.SCHEMA_VERSION,
@@ -150,7 +154,9 @@ class ActionModule(ActionBase):
             "finished_at": None,
             "who": {
                 "user": controller_user(),
-                "controller": socket.gethostname(),
+                "controller": hostname,
+                "pid": me["pid"],
+                "pid_started": me["pid_started"],
                 "awx_job_id": str(awx) if awx else None,
                 "awx_user": task_vars.get("tower_user_name") or task_vars.get("awx_user_name"),
             },
@@ -161,10 +167,17 @@ class ActionModule(ActionBase):
             "phases": [],
             "halt": None,
             "soak": [],
+            "attempts": attempts,
+            "earlier_runs": earlier,
         }
         with store.lock():
             store.write_run(cr.build_run_record(meta, []))
-        return {"msg": f"change record of run {run_id} started in {store.directory}"}
+        msg = f"change record of run {run_id} started in {store.directory}"
+        if attempts:
+            msg += f"; attempt {len(attempts) + 1} of this run (the earlier one was interrupted)"
+        if earlier:
+            msg += "; interrupted earlier run(s): " + ", ".join(e["run_id"] for e in earlier)
+        return {"msg": msg, "earlier_runs": earlier, "attempts": attempts}
 
     def _event_plan(
         self, store: cr.RecordStore, run_id: str, args: dict[str, Any], task_vars: dict[str, Any]
@@ -182,6 +195,13 @@ class ActionModule(ActionBase):
         )
         outcome = "planned" if self._mode() == "plan" else "pending"
         rec = cr.new_host_record(run_id, host, self._mode(), plan, outcome)
+        previous = store.read_host(host)
+        if previous is not None and previous.get("outcome") not in ("planned", "pending"):
+            rec["previous_attempts"] = [
+                *(previous.get("previous_attempts") or []),
+                {k: previous.get(k) for k in ("outcome", "message", "finished_at")},
+            ]
+        _link_rollback_points(store, rec, plan)
         files = store.write_host(rec)
         return {
             "host_plan": plan,
@@ -205,6 +225,11 @@ class ActionModule(ActionBase):
         ]
         records = {r["host"]: r for r in store.host_records()}
         plans = {h: r["plan"] for h, r in records.items() if r.get("plan")}
+        failures = {
+            h: r.get("message") or (r.get("failure") or {}).get("message") or "could not be planned"
+            for h, r in records.items()
+            if not r.get("plan") and r.get("failure")
+        }
         phases = cr.plan_phases(
             phase_hosts,
             plans,
@@ -212,6 +237,7 @@ class ActionModule(ActionBase):
             min_severity=str(settings.get("min_severity") or ""),
             first_phase_batches=settings.get("first_phase_batches"),
             batches=settings.get("batches"),
+            plan_failures=failures,
         )
         with store.lock():
             for phase in phases:
@@ -227,6 +253,13 @@ class ActionModule(ActionBase):
                         run_id, ex["host"], self._mode(), {}, "excluded"
                     )
                     rec.update(where, outcome="excluded", message=ex["reason"])
+                    store.write_host(rec)
+                for bad in phase["failed"]:
+                    # A pre-flight failure at planning is a failure of the phase (the gate
+                    # counts it), not an exclusion: the rollout must not look like a success.
+                    rec = records[bad["host"]]
+                    rec.update(where, outcome="failed", batch=None, message=bad["reason"])
+                    rec["failure"] = dict(rec.get("failure") or {}, stage="plan")
                     store.write_host(rec)
             meta = store.read_run() or {}
             meta["phases"] = phases
@@ -248,6 +281,14 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail("event=gate needs settings.phase_index (a number)") from exc
         decision = cr.gate(store.host_records(), index, settings.get("max_fail_percentage") or 0)
         decision["msg"] = decision["message"] or "no failure beyond the tolerance: go on"
+        if decision["halt"] and not self._task.check_mode:
+            with store.lock():
+                meta = store.read_run() or {}
+                if not (meta.get("halt") or {}).get("halt"):
+                    # The first halt decision is the one the record and the final message give.
+                    meta["halt"] = dict(decision, phase_index=index, at=cr.utc_now())
+                    meta.pop("msg", None)
+                    store.write_run(cr.build_run_record(meta, store.host_records()))
         return decision
 
     def _event_host(
@@ -284,7 +325,13 @@ class ActionModule(ActionBase):
                         store.write_host(rec)
         settings = meta.get("settings") or {}
         phases = meta.get("phases") or []
-        halt = cr.gate(store.host_records(), len(phases), settings.get("max_fail_percentage") or 0)
+        halt = (
+            (meta.get("halt") or {})
+            if (meta.get("halt") or {}).get("halt")
+            else cr.gate(
+                store.host_records(), len(phases), settings.get("max_fail_percentage") or 0
+            )
+        )
         run = store.rebuild_run(
             finished=True, finished_at=cr.utc_now(), halt=halt if halt["halt"] else None
         )
@@ -346,6 +393,123 @@ class ActionModule(ActionBase):
         if warnings:
             out["warnings"] = warnings
         return out
+
+
+def _earlier_attempts(
+    existing: dict[str, Any] | None, hostname: str, me: dict[str, Any], run_id: str
+) -> list[dict[str, Any]]:
+    """The attempts of this run id before this one (an unfinished record: interrupted)."""
+    if existing is None:
+        return []
+    who = existing.get("who") or {}
+    alive = cr.controller_alive(who, hostname)
+    if alive and who.get("pid") != me["pid"]:
+        raise AnsibleActionFail(
+            f"run {run_id} is in progress: ansible-playbook pid {who.get('pid')} on this "
+            "controller is running it; wait for it, or give another rollout_run_id"
+        )
+    return [
+        *(existing.get("attempts") or []),
+        {
+            "started_at": existing.get("started_at"),
+            "who": who,
+            "outcome": "interrupted",
+            "detected_at": cr.utc_now(),
+            "reason": "its controller process is gone"
+            if alive is False
+            else "unfinished (controller process not known here)",
+        },
+    ]
+
+
+def _interrupted_runs(store: cr.RecordStore, run_id: str, hostname: str) -> list[dict[str, Any]]:
+    """Mark the unfinished runs next to this one whose controller process is gone."""
+    found = []
+    for path, run in cr.unfinished_runs(store.directory):
+        if cr.controller_alive(run.get("who"), hostname) is not False:
+            continue  # still running, or run from another controller: not ours to judge
+        reason = f"its controller process (pid {(run.get('who') or {}).get('pid')}) is gone"
+        if cr.mark_interrupted(cr.RecordStore(path), run_id, reason) is None:
+            continue
+        found.append(
+            {
+                "run_id": str(run.get("run_id")),
+                "outcome": "interrupted",
+                "started_at": run.get("started_at"),
+                "record_dir": path,
+                "reason": reason,
+            }
+        )
+    return found
+
+
+def _link_rollback_points(store: cr.RecordStore, rec: dict[str, Any], plan: dict[str, Any]) -> None:
+    """Tie the rollback points already on the host to this run and to interrupted runs.
+
+    A point of this run id was written by an interrupted attempt of this run: it is this run's
+    rollback point (the patch role keeps it). A point of an interrupted earlier run: this
+    host's record names it with its way back, and the earlier run's record gets it too.
+    """
+    meta = store.read_run() or {}
+    inventory = [str(i) for i in meta.get("inventory") or []]
+    earlier = {str(e.get("run_id")): e for e in meta.get("earlier_runs") or []}
+    seen = set()
+    for point in plan.get("rollback_points") or []:
+        point_id = str(point.get("run_id"))
+        if point_id == rec["run_id"]:
+            rec["rollback_point"] = cr.point_record(point)
+            rec["way_back"] = cr.way_back(point_id, [rec["host"]], inventory)
+            rec["warnings"].append(
+                f"rollback point {point_id} was already on the host (an interrupted attempt of "
+                "this run wrote it); it is kept and holds the versions from before that attempt"
+            )
+        elif point_id in earlier:
+            seen.add(point_id)
+            other = cr.RecordStore(str(earlier[point_id].get("record_dir")))
+            other_inventory = _run_inventory(other)
+            rec["earlier_runs"].append(
+                {
+                    "run_id": point_id,
+                    "outcome": "interrupted",
+                    "rollback_point": cr.point_record(point),
+                    "way_back": cr.way_back(point_id, [rec["host"]], other_inventory),
+                }
+            )
+            rec["way_back"] = rec["way_back"] or rec["earlier_runs"][-1]["way_back"]
+            _update_other(
+                other,
+                rec["host"],
+                point_id,
+                lambda r, p=point, i=other_inventory: cr.note_found_point(
+                    r, p, rec["run_id"], plan.get("versions_before") or {}, i
+                ),
+            )
+    for point_id, entry in earlier.items():
+        if point_id not in seen:
+            other = cr.RecordStore(str(entry.get("record_dir")))
+            _update_other(
+                other,
+                rec["host"],
+                point_id,
+                lambda r: cr.note_no_point(r, rec["run_id"]),
+                create=False,
+            )
+
+
+def _update_other(
+    other: cr.RecordStore, host: str, run_id: str, change: Any, create: bool = True
+) -> None:
+    """Update one host record of another (interrupted) run, then its run record."""
+    with other.lock():
+        current = other.read_host(host)
+        if current is None and not create:
+            return
+        record = current or cr.new_host_record(run_id, host, "apply", {}, "interrupted")
+        updated = change(record)
+        if updated == current:
+            return
+        other.write_host(updated)
+    other.rebuild_run()
 
 
 def _run_inventory(store: cr.RecordStore) -> list[str]:

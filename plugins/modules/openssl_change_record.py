@@ -28,17 +28,31 @@ options:
   event:
     description:
       - V(start) opens the run record (once per run, for example with C(run_once)). It refuses a
-        O(run_id) whose record is already finished.
+        O(run_id) whose record is already finished, and one whose controller process (the
+        C(ansible-playbook) that started it, recorded with its start time) still runs. An
+        unfinished record of the same O(run_id) whose controller is gone is an interrupted
+        earlier attempt; it is kept in RV(attempts). Unfinished runs in the directories next to
+        O(record_dir) whose controller process on this controller is gone are marked
+        C(interrupted) and returned in RV(earlier_runs).
       - V(plan) records one host's plan from its O(assessment), O(packages) and facts, and
-        predicts which services the refresh will touch and how.
+        predicts which services the refresh will touch and how. A rollback point already on the
+        host (O(packages) C(rollback_points)) of this run id (an interrupted attempt wrote it)
+        becomes the host's rollback point; one of an interrupted earlier run is named in the
+        host's C(earlier_runs) with its way back, and written into that run's record.
       - V(schedule) orders, filters and batches the hosts of O(phases) from the host plans
-        (once per run) and returns RV(phases) and RV(plan_text).
+        (once per run) and returns RV(phases) and RV(plan_text). A host whose planning failed
+        (its record has a C(failure), for example a failed pre-flight) is C(failed) in its
+        phase, not excluded.
       - V(gate) decides from the host records whether the rollout may go on, in RV(halt). The
         first phase tolerates no failure, later ones up to C(max_fail_percentage) of the hosts
-        reached in the phase. Give C(phase_index) and C(max_fail_percentage) in O(settings).
+        reached in the phase. Planning failures count in every phase, also in phases not begun,
+        against all the phase's hosts, so a failed pre-flight halts the rollout before anything
+        changes. Give C(phase_index) and C(max_fail_percentage) in O(settings). The first halt
+        is stored in the run record.
       - V(host) merges one host's O(result) into its record.
-      - V(finish) closes the run (hosts never reached are marked C(not_reached)), applies the
-        same rule as V(gate) to every phase, and returns the RV(outcome).
+      - V(finish) closes the run (hosts never reached are marked C(not_reached)), returns the
+        stored halt or applies the same rule as V(gate) to every phase, and returns the
+        RV(outcome).
       - V(rollback) appends O(rollback) to the host's record.
     type: str
     required: true
@@ -98,10 +112,11 @@ options:
   result:
     description:
       - With V(host), the host's result. Keys C(outcome) (V(planned), V(up_to_date),
-        V(patched), V(pending), V(not_reached), V(excluded), V(failed), V(soak_failed),
-        V(rolled_back), V(unreachable), V(rollback_failed)), C(message), C(phase), C(batch),
+        V(patched), V(pending), V(not_reached), V(interrupted), V(excluded), V(failed),
+        V(soak_failed), V(rolled_back), V(unreachable), V(rollback_failed)), C(message),
+        C(phase), C(batch),
         C(started_at),
-        C(patch) (the patch role's C(before), C(after), C(changed_packages),
+        C(patch) (the patch role's C(before), C(after), C(after_states), C(changed_packages),
         C(rollback_point)), C(refresh) (C(services), C(required), C(reboot_required),
         C(failed_services), C(leftover)), C(verify) (C(passed), C(results)),
         C(assessment_before), C(assessment_after), C(failure) (C(task), C(message)), C(rollback)
@@ -180,17 +195,32 @@ record_dir:
   description: Absolute path of the run's record directory.
   returned: always
   type: str
+earlier_runs:
+  description:
+    - Interrupted runs found next to this one (C(run_id), C(outcome) C(interrupted),
+      C(started_at), C(record_dir), C(reason)); their records were marked so.
+  returned: when O(event=start)
+  type: list
+  elements: dict
+attempts:
+  description:
+    - Earlier, interrupted attempts of this run id (C(started_at), C(who), C(outcome),
+      C(detected_at), C(reason)).
+  returned: when O(event=start)
+  type: list
+  elements: dict
 host_plan:
   description:
     - The host's plan, with C(risk) (C(score), C(priority)), C(gate_counts), C(packages)
       (C(name), C(from), C(to)), C(versions_before), C(services) (C(name), C(kind), C(pids),
-      C(strategy), C(how), C(disruptive), C(drain_window)), C(stale_processes), C(open_cves)
-      and C(needs_change).
+      C(strategy), C(how), C(disruptive), C(drain_window)), C(stale_processes), C(open_cves),
+      C(rollback_points) (already on the host) and C(needs_change).
   returned: when O(event=plan)
   type: dict
 phases:
-  description: Per phase C(index), C(name), ordered C(hosts), C(excluded) (C(host), C(reason))
-    and C(batches) (lists of hosts, as Ansible's C(serial) will make them).
+  description: Per phase C(index), C(name), ordered C(hosts), C(excluded) (C(host), C(reason)),
+    C(failed) (hosts whose planning failed, C(host), C(reason)) and C(batches) (lists of hosts,
+    as Ansible's C(serial) will make them).
   returned: when O(event=schedule)
   type: list
   elements: dict
@@ -224,7 +254,8 @@ run_outcome:
   type: str
 outcome:
   description: The run outcome, one of C(planned), C(unchanged), C(success), C(partial)
-    (some hosts failed within the tolerance), C(halted), C(failed) (a rollback failed).
+    (some hosts failed within the tolerance), C(halted), C(interrupted) (only in a record a
+    later run marked), C(failed) (a rollback failed).
   returned: when O(event=finish)
   type: str
 counts:

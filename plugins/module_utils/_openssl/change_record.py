@@ -42,6 +42,7 @@ HOST_OUTCOMES = (
     "patched",  # upgraded, refreshed and verified
     "pending",  # scheduled, the phase has not reached it (yet)
     "not_reached",  # the run halted (or ended) before this host
+    "interrupted",  # the controller stopped before this host's result was recorded
     "excluded",  # filtered out by the severity threshold
     "failed",  # a step failed before anything changed (nothing to roll back)
     "soak_failed",  # patched, then a health probe failed during the soak
@@ -51,7 +52,8 @@ HOST_OUTCOMES = (
 )
 FAILED_OUTCOMES = frozenset({"failed", "soak_failed", "rolled_back", "unreachable",
                              "rollback_failed"})
-RUN_OUTCOMES = ("in_progress", "planned", "unchanged", "success", "partial", "halted", "failed")
+RUN_OUTCOMES = ("in_progress", "planned", "unchanged", "success", "partial", "halted",
+                "interrupted", "failed")
 SEVERITIES = ("critical", "high", "moderate", "low")
 OPEN_STATUSES = ("vulnerable", "unknown")
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -189,14 +191,18 @@ def plan_phases(
     min_severity: str = "",
     first_phase_batches: Any = None,
     batches: Any = None,
+    plan_failures: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Order, filter and batch each phase's hosts.
 
     ``phases`` is ``[{"name": ..., "hosts": [inventory order]}]``; a host in several phase
     groups belongs to the first. ``host_plans`` maps hosts to their plan (``risk.score``,
-    ``gate_counts``). Hosts without a plan (unreachable, failed facts) are excluded with
-    that reason.
+    ``gate_counts``). ``plan_failures`` maps hosts whose planning failed (a pre-flight check:
+    repository unreachable, target version missing) to the reason: they are ``failed`` in
+    their phase, and the gate counts them. Other hosts without a plan (unreachable, no
+    facts) are excluded with that reason.
     """
+    plan_failures = plan_failures or {}
     seen: set[str] = set()
     out: list[dict[str, Any]] = []
     for index, phase in enumerate(phases, start=1):
@@ -205,9 +211,12 @@ def plan_phases(
         seen.update(members)
         included: list[str] = []
         excluded: list[dict[str, str]] = []
+        failed: list[dict[str, str]] = []
         for host in members:
             plan = host_plans.get(host)
-            if not isinstance(plan, Mapping):
+            if host in plan_failures:
+                failed.append({"host": host, "reason": _str(plan_failures[host])})
+            elif not isinstance(plan, Mapping):
                 excluded.append({"host": host, "reason": "no plan (facts or assessment failed)"})
             elif not meets_severity(plan.get("gate_counts"), min_severity):
                 excluded.append(
@@ -224,6 +233,7 @@ def plan_phases(
                 "name": name,
                 "hosts": ordered,
                 "excluded": excluded,
+                "failed": failed,
                 "batches": compute_batches(ordered, serial),
             }
         )
@@ -423,7 +433,23 @@ def host_plan(
             c for c, f in _finding_map(assessment).items() if f["status"] in OPEN_STATUSES
         ),
         "needs_change": bool(changed or stale),
+        "rollback_points": [_point_summary(p) for p in _list(packages.get("rollback_points"))],
         "warnings": [_str(w) for w in _list(packages.get("warnings"))][:20],
+    }
+
+
+def _point_summary(point: Any) -> dict[str, Any]:
+    """A rollback point as the module lists it: run id, time, path, package versions."""
+    point = _dict(point)
+    return {
+        "run_id": _str(point.get("run_id")),
+        "created_at": _str(point.get("created_at")),
+        "path": _str(point.get("path")),
+        "packages": [
+            {"name": _str(_dict(p).get("name")), "version": _str(_dict(p).get("version"))}
+            for p in _list(point.get("packages"))
+        ],
+        "restores": point.get("restores"),
     }
 
 
@@ -474,6 +500,7 @@ def new_host_record(run_id: str, host: str, mode: str, plan: Mapping[str, Any],
         "failure": None,
         "rollback": None,
         "rollbacks": [],
+        "earlier_runs": [],
         "hooks": {},
         "warnings": [],
     }
@@ -529,6 +556,8 @@ def update_host_record(record: Mapping[str, Any], result: Mapping[str, Any],
         if _dict(patch.get("before")):
             rec["versions_before"] = _dict(patch.get("before"))
         rec["versions_after"] = _dict(patch.get("after"))
+        if _dict(patch.get("after_states")):
+            rec["package_states_after"] = _dict(patch.get("after_states"))
         rec["packages_changed"] = [_dict(p) for p in _list(patch.get("changed_packages"))]
         point = _dict(patch.get("rollback_point"))
         if point:
@@ -564,7 +593,8 @@ def update_host_record(record: Mapping[str, Any], result: Mapping[str, Any],
     failure = _dict(result.get("failure"))
     if failure:
         rec["failure"] = {"task": _str(failure.get("task")),
-                          "message": _str(failure.get("message"))}
+                          "message": _str(failure.get("message")),
+                          "stage": _str(failure.get("stage"), "change")}
     rollback = _dict(result.get("rollback"))
     if rollback:
         rec["rollback"] = _rollback_entry(rollback)
@@ -606,17 +636,20 @@ def append_rollback(record: Mapping[str, Any], data: Mapping[str, Any]) -> dict[
 
 
 def run_outcome(host_records: Iterable[Mapping[str, Any]], mode: str, finished: bool,
-                halted: bool = False) -> str:
+                halted: bool = False, interrupted: bool = False) -> str:
     """The run's outcome from its host records.
 
-    ``failed``: a rollback did not restore a verified state; ``halted``: the rollout stopped
-    early; ``partial``: it went on within the failure tolerance but some hosts failed.
+    ``failed``: a rollback did not restore a verified state; ``interrupted``: the controller
+    stopped before the run was finished (found by a later run); ``halted``: the rollout
+    stopped early; ``partial``: it went on within the failure tolerance but some hosts failed.
     """
     outcomes = [_str(r.get("outcome")) for r in host_records]
+    if "rollback_failed" in outcomes and mode != "plan":
+        return "failed"
+    if interrupted:
+        return "interrupted"
     if mode == "plan":
         return "planned"
-    if "rollback_failed" in outcomes:
-        return "failed"
     if not finished:
         return "in_progress"
     if halted:
@@ -634,8 +667,10 @@ def gate(host_records: Iterable[Mapping[str, Any]], phase_index: int,
 
     For every phase up to ``phase_index``: the first phase tolerates no failure; later
     phases tolerate failed hosts up to ``max_fail_percentage`` of the hosts reached in the
-    phase (0 = none). Returns ``halt``, ``message`` and the ``first_failure`` (host record
-    summary) that caused it.
+    phase (0 = none). Phases after ``phase_index`` have not begun, but their planning failures
+    (pre-flight: repository unreachable, target version missing) are known: the same rule,
+    against all the phase's hosts, halts the rollout before anything changes. Returns
+    ``halt``, ``message``, ``phase``, ``host`` and ``failed_hosts``.
     """
     try:
         limit = int(max_fail_percentage)
@@ -647,32 +682,57 @@ def gate(host_records: Iterable[Mapping[str, Any]], phase_index: int,
             index = int(rec.get("phase_index") or 0)
         except (TypeError, ValueError):
             continue
-        if 0 < index <= phase_index:
+        if index > 0:
             by_phase.setdefault(index, []).append(rec)
     for index in sorted(by_phase):
-        reached = [r for r in by_phase[index]
-                   if r.get("outcome") not in ("pending", "excluded", "planned", "not_reached")]
-        failed = sorted((r for r in reached if r.get("outcome") in FAILED_OUTCOMES),
-                        key=lambda r: (_str(r.get("finished_at")), _str(r.get("host"))))
-        if not failed:
-            continue
-        share = 100.0 * len(failed) / len(reached)
-        tolerated = index > 1 and share <= limit
-        if tolerated:
-            continue
-        first = failed[0]
-        phase = _str(first.get("phase"))
-        rule = ("the first phase tolerates no failure" if index == 1 else
-                f"{len(failed)} of {len(reached)} hosts reached in the phase failed "
-                f"({share:.0f}% > rollout_max_fail_percentage {limit}%)")
-        message = (
-            f"host {first.get('host')} (phase {phase}, batch {first.get('batch')}) "
-            f"{first.get('outcome')}: {_str(first.get('message')) or 'no message'}; "
-            f"the rollout halted because {rule}"
-        )
-        return {"halt": True, "message": message, "phase": phase, "host": first.get("host"),
-                "failed_hosts": [_str(r.get("host")) for r in failed]}
+        records = by_phase[index]
+        checks = [_planning_check(records)]
+        if index <= phase_index:
+            checks.append(_change_check(records))
+        for failed, counted, what in checks:
+            if not failed:
+                continue
+            share = 100.0 * len(failed) / len(counted)
+            if index > 1 and share <= limit:
+                continue
+            first = failed[0]
+            rule = ("the first phase tolerates no failure" if index == 1 else
+                    f"{len(failed)} of {len(counted)} {what} "
+                    f"({share:.0f}% > rollout_max_fail_percentage {limit}%)")
+            where = "at planning" if planning_failed(first) else f"batch {first.get('batch')}"
+            message = (
+                f"host {first.get('host')} (phase {first.get('phase')}, {where}) "
+                f"{first.get('outcome')}: {_str(first.get('message')) or 'no message'}; "
+                f"the rollout halted because {rule}"
+            )
+            return {"halt": True, "message": message, "phase": _str(first.get("phase")),
+                    "host": first.get("host"),
+                    "failed_hosts": [_str(r.get("host")) for r in failed]}
     return {"halt": False, "message": "", "phase": None, "host": None, "failed_hosts": []}
+
+
+def _by_time(records: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    return sorted(records, key=lambda r: (_str(r.get("finished_at")), _str(r.get("host"))))
+
+
+def _planning_check(records: list[Mapping[str, Any]]) -> tuple[list[Any], list[Any], str]:
+    """Planning failures (known before the phase begins) against all the phase's hosts."""
+    counted = [r for r in records if r.get("outcome") != "excluded"]
+    failed = _by_time([r for r in counted if planning_failed(r)])
+    return failed, counted, "hosts of the phase failed at planning (before any change)"
+
+
+def _change_check(records: list[Mapping[str, Any]]) -> tuple[list[Any], list[Any], str]:
+    """Failures of hosts the phase reached, against the hosts reached."""
+    reached = [r for r in records if not planning_failed(r) and r.get("outcome") not in
+               ("pending", "excluded", "planned", "not_reached", "interrupted")]
+    failed = _by_time([r for r in reached if r.get("outcome") in FAILED_OUTCOMES])
+    return failed, reached, "hosts reached in the phase failed"
+
+
+def planning_failed(rec: Mapping[str, Any]) -> bool:
+    """Did this host fail while the rollout planned it (before any change anywhere)?"""
+    return rec.get("outcome") == "failed" and _dict(rec.get("failure")).get("stage") == "plan"
 
 
 def plan_text(phases: list[Mapping[str, Any]], host_records: Mapping[str, Mapping[str, Any]]
@@ -741,7 +801,8 @@ def build_run_record(meta: Mapping[str, Any], host_records: list[Mapping[str, An
     run["hosts"] = [host_row(r) for r in ordered]
     run["counts"] = {o: sum(1 for r in ordered if r.get("outcome") == o) for o in HOST_OUTCOMES}
     run["outcome"] = run_outcome(ordered, _str(run.get("mode")), finished,
-                                 halted=bool(_dict(run.get("halt")).get("halt")))
+                                 halted=bool(_dict(run.get("halt")).get("halt")),
+                                 interrupted=bool(_dict(run.get("interrupted"))))
     run["soak"] = [
         dict(_dict(s), host=r.get("host"), phase=r.get("phase"))
         for r in ordered for s in _list(r.get("soak"))
@@ -753,6 +814,16 @@ def build_run_record(meta: Mapping[str, Any], host_records: list[Mapping[str, An
         way_back(_str(run.get("run_id")), changed_hosts, _list(run.get("inventory")))
         if changed_hosts else ""
     )
+    earlier: dict[str, list[str]] = {}
+    for rec in ordered:
+        for entry in _list(rec.get("earlier_runs")):
+            entry = _dict(entry)
+            if entry.get("rollback_point"):
+                earlier.setdefault(_str(entry.get("run_id")), []).append(_str(rec.get("host")))
+    run["earlier_way_back"] = {
+        run_id: way_back(run_id, hosts, _list(run.get("inventory")))
+        for run_id, hosts in sorted(earlier.items())
+    }
     rollbacks = []
     for rec in ordered:
         for entry in _list(rec.get("rollbacks")):
@@ -891,9 +962,24 @@ def render_host_markdown(rec: Mapping[str, Any]) -> str:
     if failure:
         lines += ["", "## Failure", "", f"- task: {md(failure.get('task'))}",
                   f"- message: {md(failure.get('message'))}"]
+        if failure.get("stage") == "plan":
+            lines.append("- stage: planning (pre-flight), before any change")
+    states = {k: v for k, v in _dict(rec.get("package_states_after")).items() if v != "ii"}
+    if states:
+        lines += ["", "dpkg states after the failed upgrade: "
+                  + ", ".join(f"{md(k)} {md(v)}" for k, v in sorted(states.items()))]
     point = _dict(rec.get("rollback_point"))
     lines += ["", "## Rollback point and the way back", ""]
-    if point:
+    earlier = [_dict(e) for e in _list(rec.get("earlier_runs"))]
+    if not point and earlier:
+        lines.append("No rollback point of this run. Changes of earlier, interrupted runs:")
+        for entry in earlier:
+            versions = ", ".join(f"{_dict(p).get('name')} {_dict(p).get('version')}" for p in
+                                 _list(_dict(entry.get("rollback_point")).get("packages")))
+            lines += ["", f"- run {md(entry.get('run_id'))} ({md(entry.get('outcome'))}): "
+                          f"rollback point with {md(versions)}; way back: "
+                          + _code(entry.get("way_back"))]
+    elif point:
         lines += [f"- rollback point: {md(point.get('run_id'))} at {md(point.get('path'))}", "",
                   *_table(["package", "version", "origin", "sha256"],
                           [[_dict(p).get("name"), _dict(p).get("version"), _dict(p).get("origin"),
@@ -910,6 +996,11 @@ def render_host_markdown(rec: Mapping[str, Any]) -> str:
         lines += ["", "## Later rollbacks", ""]
         for n, entry in enumerate(rollbacks, start=1):
             lines += _rollback_lines(_dict(entry), f"Rollback {n}")
+    attempts = _list(rec.get("previous_attempts"))
+    if attempts:
+        lines += ["", "## Earlier attempts of this run", ""]
+        lines += [f"- {md(_dict(a).get('outcome'))}: {md(_dict(a).get('message'))}"
+                  for a in attempts]
     warnings = _list(rec.get("warnings"))
     if warnings:
         lines += ["", "## Warnings", "", *[f"- {md(w)}" for w in warnings]]
@@ -937,6 +1028,26 @@ def render_run_markdown(run: Mapping[str, Any]) -> str:
         f"{md(settings.get('max_fail_percentage'))}; soak: "
         f"{md(settings.get('soak_seconds'))} s",
     ]
+    interrupted = _dict(run.get("interrupted"))
+    if interrupted:
+        lines += ["", "## Interrupted", "",
+                  "The controller stopped before this run finished "
+                  f"({md(interrupted.get('reason'))}); found by run "
+                  f"{md(interrupted.get('detected_by'))} at "
+                  f"{md(interrupted.get('detected_at'))}. Hosts without a result are "
+                  "`interrupted`; those the later run found a rollback point of this run on are "
+                  "in the way back below."]
+    attempts = _list(run.get("attempts"))
+    if attempts:
+        lines += ["", "## Earlier attempts of this run", ""]
+        lines += [f"- started {md(_dict(a).get('started_at'))}: {md(_dict(a).get('outcome'))} "
+                  f"(found {md(_dict(a).get('detected_at'))})" for a in attempts]
+    earlier = _list(run.get("earlier_runs"))
+    if earlier:
+        lines += ["", "## Earlier runs found interrupted", ""]
+        lines += [f"- {md(_dict(e).get('run_id'))}: started {md(_dict(e).get('started_at'))}, "
+                  f"{md(_dict(e).get('reason'))}; record: {md(_dict(e).get('record_dir'))}"
+                  for e in earlier]
     halt = _dict(run.get("halt"))
     if halt:
         lines += ["", "## Halted", "", f"{md(halt.get('message'))}"]
@@ -954,6 +1065,9 @@ def render_run_markdown(run: Mapping[str, Any]) -> str:
         for ex in _list(phase.get("excluded")):
             lines.append(f"- excluded: {md(_dict(ex).get('host'))} "
                          f"({md(_dict(ex).get('reason'))})")
+        for bad in _list(phase.get("failed")):
+            lines.append(f"- failed at planning: {md(_dict(bad).get('host'))} "
+                         f"({md(_dict(bad).get('reason'))})")
         lines.append("")
     lines += ["## Hosts", ""]
     rows = _list(run.get("hosts"))
@@ -975,6 +1089,8 @@ def render_run_markdown(run: Mapping[str, Any]) -> str:
     lines += ["", "## The way back", ""]
     lines += [_code(run["way_back"])] if run.get("way_back") else [
         "Nothing to undo: no host has a rollback point from this run."]
+    for run_id, command in sorted(_dict(run.get("earlier_way_back")).items()):
+        lines += ["", f"Changes of the interrupted run {md(run_id)}: {_code(command)}"]
     rollbacks = _list(run.get("rollbacks"))
     if rollbacks:
         lines += ["", "## Rollbacks after the run", ""]
@@ -1082,6 +1198,151 @@ class RecordStore:
             run = build_run_record(meta, self.host_records(), finished=done)
             self.write_run(run)
             return run
+
+
+# =========================================================================================
+# interrupted runs
+# =========================================================================================
+
+
+def process_start(pid: Any) -> str | None:
+    """Start time of a process (clock ticks since boot, /proc/PID/stat field 22), or None."""
+    try:
+        with open(f"/proc/{int(pid)}/stat", encoding="ascii", errors="replace") as handle:
+            stat = handle.read()
+    except (OSError, TypeError, ValueError):
+        return None
+    fields = stat.rpartition(")")[2].split()
+    return fields[19] if len(fields) > 19 else None
+
+
+def controller_process(pid: int | None = None) -> dict[str, Any]:
+    """The controller process of a run: the ``ansible-playbook`` process (an action plugin runs
+    in a worker forked from it, hence the parent pid) and its start time, so that a later run
+    can tell whether it is still running (a pid alone may have been reused)."""
+    pid = os.getppid() if pid is None else pid
+    return {"pid": pid, "pid_started": process_start(pid)}
+
+
+def controller_alive(who: Any, hostname: str) -> bool | None:
+    """Is the controller process recorded in a run's ``who`` still running?
+
+    None when that cannot be told here: another controller host, or no pid recorded.
+    """
+    who = _dict(who)
+    if _str(who.get("controller")) != hostname or not _str(who.get("pid")).isdigit():
+        return None
+    pid = int(who["pid"])
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # alive, another user's
+    except OSError:
+        return None
+    started = who.get("pid_started")
+    now = process_start(pid)
+    return not (started and now and now != started)
+
+
+def unfinished_runs(directory: str) -> list[tuple[str, dict[str, Any]]]:
+    """Run records next to ``directory`` (its siblings) that never finished: ``(dir, run)``."""
+    own = os.path.abspath(directory)
+    root = os.path.dirname(own)
+    try:
+        entries = sorted(os.listdir(root))
+    except OSError:
+        return []
+    out = []
+    for entry in entries:
+        path = os.path.join(root, entry)
+        if path == own:
+            continue
+        try:
+            with open(os.path.join(path, f"{RUN_FILE}.json"), encoding="utf-8") as handle:
+                run = json.load(handle)
+        except (OSError, ValueError):
+            continue
+        if (isinstance(run, dict) and run.get("kind") == "run" and not run.get("finished_at")
+                and not run.get("interrupted")):
+            out.append((path, run))
+    return out
+
+
+def mark_interrupted(store: RecordStore, by_run: str, reason: str) -> dict[str, Any] | None:
+    """Mark an unfinished run as interrupted (found by run ``by_run``); its hosts without a
+    result become ``interrupted``. Returns the rebuilt run record, None when it had finished."""
+    with store.lock():
+        meta = store.read_run()
+        if meta is None or meta.get("finished_at") or meta.get("interrupted"):
+            return None
+        meta["interrupted"] = {"detected_at": utc_now(), "detected_by": by_run,
+                               "reason": reason}
+        for rec in store.host_records():
+            if rec.get("outcome") in ("pending", "planned"):
+                rec.update(outcome="interrupted", message=(
+                    "the run was interrupted before it recorded a result for this host (found by "
+                    f"run {by_run}); that run's plan tells whether this one changed the host"))
+                store.write_host(rec)
+            elif rec.get("outcome") == "unreachable":
+                # The record of a host in progress says how far it got; no result came back
+                # because the controller stopped (the host itself may well be reachable).
+                rec.update(outcome="interrupted", message=(
+                    f"the run was interrupted while this host was in progress (found by run "
+                    f"{by_run}); its last record: {_str(rec.get('message'))}"))
+                store.write_host(rec)
+        run = build_run_record(meta, store.host_records(), finished=False)
+        store.write_run(run)
+        return run
+
+
+def point_record(point: Any) -> dict[str, Any]:
+    """A rollback point found on a host (module result ``rollback_points``) in record form."""
+    point = _point_summary(point)
+    return {
+        "run_id": point["run_id"],
+        "path": point["path"],
+        "manifest": os.path.join(point["path"], "manifest.json") if point["path"] else "",
+        "packages": [dict(p, arch=None, file=None, sha256=None, origin=None)
+                     for p in point["packages"]],
+        "found_at": utc_now(),
+    }
+
+
+def _versions(pairs: Iterable[Any]) -> str:
+    return ", ".join(f"{_dict(p).get('name')} {_dict(p).get('version')}" for p in pairs)
+
+
+def note_found_point(record: Mapping[str, Any], point: Any, found_by: str,
+                     versions_now: Mapping[str, Any], inventory: Iterable[str] = ()
+                     ) -> dict[str, Any]:
+    """An interrupted run's host record, once a later run found this run's rollback point on
+    the host: the run changed (or began to change) it, and the point is the way back."""
+    rec = dict(record)
+    found = point_record(point)
+    rec["rollback_point"] = found
+    rec["way_back"] = way_back(_str(rec.get("run_id")), [_str(rec.get("host"))], inventory)
+    rec["versions_before"] = {_str(p["name"]): p["version"] for p in found["packages"]}
+    rec["versions_after"] = {str(k): _str(v) for k, v in _dict(versions_now).items()}
+    now = ", ".join(f"{k} {v}" for k, v in sorted(rec["versions_after"].items()))
+    if rec.get("outcome") in ("pending", "planned", "interrupted", "not_reached"):
+        rec["outcome"] = "interrupted"
+        rec["message"] = (
+            f"run {rec.get('run_id')} was interrupted after it wrote its rollback point on this "
+            f"host ({_versions(found['packages'])}); found by run {found_by} at "
+            f"{found['found_at']}, the host then had {now or 'no OpenSSL package'}")
+    return rec
+
+
+def note_no_point(record: Mapping[str, Any], found_by: str) -> dict[str, Any]:
+    """An interrupted run's host record when a later run found no rollback point of it."""
+    rec = dict(record)
+    if rec.get("outcome") == "interrupted" and not rec.get("rollback_point"):
+        rec["message"] = (
+            f"run {rec.get('run_id')} was interrupted before it recorded this host; run "
+            f"{found_by} found no rollback point of it on the host: it did not change its packages")
+    return rec
 
 
 class _Lock:

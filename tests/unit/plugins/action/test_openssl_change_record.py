@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import stat
+import subprocess
 from pathlib import Path
 from unittest.mock import MagicMock
 
@@ -20,6 +22,9 @@ from ansible_collections.patchwise.openssl.plugins.action.openssl_change_record 
     ActionModule,
     collection_version,
     strategy_chooser,
+)
+from ansible_collections.patchwise.openssl.plugins.module_utils._openssl import (
+    change_record as cr,
 )
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "change_record"
@@ -272,3 +277,130 @@ def test_strategy_chooser_follows_the_refresh_inputs():
     assert not allowed["action"].startswith("not allowed")
     denied = strategy_chooser({"deny_extra": ["apache*"]})(group, False)
     assert denied["denied"] == "apache*"
+
+
+# -- faults: a failed pre-flight at planning, an interrupted run ---------------------------
+
+
+def test_a_planning_failure_halts_the_rollout_before_any_phase(tmp_path):
+    record_dir = str(tmp_path / "run-1")
+    run({"event": "start", "run_id": "run-1", "record_dir": record_dir,
+         "settings": {"max_fail_percentage": 0}})
+    for host in PLAY:
+        if host == "p2":  # what the plan's rescue records for a host whose pre-flight failed
+            run({"event": "host", "run_id": "run-1", "record_dir": record_dir,
+                 "result": {"outcome": "excluded",
+                            "message": "could not be planned: pre-flight: a package "
+                                       "repository is unreachable: Err:5 http://127.0.0.1:9",
+                            "failure": {"task": "Ask the package manager what would change",
+                                        "message": "pre-flight: a package repository is "
+                                                   "unreachable: Err:5 http://127.0.0.1:9"}}},
+                host=host)
+            continue
+        run({"event": "plan", "run_id": "run-1", "record_dir": record_dir,
+             "facts": load("debian12-facts.json"),
+             "assessment": load("debian12-assessment-before.json"),
+             "packages": load("debian12-openssl-packages-check.json")}, host=host)
+    schedule = run({"event": "schedule", "run_id": "run-1", "record_dir": record_dir,
+                    "phases": ["staging", "production"],
+                    "settings": {"batches": [1, "100%"], "first_phase_batches": ["100%"]}})
+    assert schedule["phases"][1]["hosts"] == ["p1", "p3"]
+    assert schedule["phases"][1]["failed"][0]["host"] == "p2"
+    p2 = json.loads(Path(record_dir, "hosts", "p2.json").read_text())
+    assert (p2["outcome"], p2["phase"], p2["batch"]) == ("failed", "production", None)
+    assert p2["failure"]["stage"] == "plan"
+    gate = run({"event": "gate", "run_id": "run-1", "record_dir": record_dir,
+                "settings": {"phase_index": 1, "max_fail_percentage": 0}})
+    assert gate["halt"] is True
+    assert gate["message"].startswith("host p2 (phase production, at planning) failed: could "
+                                      "not be planned: pre-flight: a package repository")
+    finished = run({"event": "finish", "run_id": "run-1", "record_dir": record_dir})
+    assert finished["outcome"] == "halted"
+    assert finished["halt"]["message"] == gate["message"]  # the decision that halted it
+    assert finished["counts"] == {"not_reached": 4, "failed": 1}
+    assert finished["way_back"] == ""
+
+
+def _write_unfinished(record_dir: Path, run_id: str, pid: int, hosts: dict) -> None:
+    store = cr.RecordStore(str(record_dir))
+    meta = {"schema_version": 1, "kind": "run", "run_id": run_id, "mode": "apply",
+            "started_at": "2026-11-22T10:33:27Z", "finished_at": None,
+            "inventory": ["/srv/inv.yml"],
+            "who": {"user": "root", "controller": socket.gethostname(), "pid": pid,
+                    "pid_started": cr.process_start(pid)}}
+    for host, outcome in hosts.items():
+        store.write_host(cr.new_host_record(run_id, host, "apply", {}, outcome))
+    store.write_run(cr.build_run_record(meta, store.host_records()))
+
+
+def _gone_pid() -> int:
+    child = subprocess.Popen(["true"])  # any short-lived process
+    child.wait()
+    return child.pid
+
+
+def test_a_rerun_marks_the_interrupted_run_and_links_its_rollback_point(tmp_path):
+    first_dir = tmp_path / "records" / "c7-first"
+    _write_unfinished(first_dir, "c7-first", _gone_pid(),
+                      {"s1": "unreachable", "p1": "pending"})
+    rerun_dir = str(tmp_path / "records" / "c7-rerun")
+    started = run({"event": "start", "run_id": "c7-rerun", "record_dir": rerun_dir,
+                   "inventory": ["/srv/inv.yml"]})
+    assert [e["run_id"] for e in started["earlier_runs"]] == ["c7-first"]
+    assert "interrupted earlier run(s): c7-first" in started["msg"]
+    first = json.loads((first_dir / "run.json").read_text())
+    assert first["outcome"] == "interrupted"
+    assert first["interrupted"]["detected_by"] == "c7-rerun"
+    checked = load("debian12-openssl-packages-check-rollback-points.json")
+    for host in ("s1", "p1"):
+        packages = checked if host == "s1" else load("debian12-openssl-packages-check.json")
+        run({"event": "plan", "run_id": "c7-rerun", "record_dir": rerun_dir,
+             "facts": load("debian12-facts.json"),
+             "assessment": load("debian12-assessment-before.json"), "packages": packages},
+            host=host)
+    s1 = json.loads(Path(rerun_dir, "hosts", "s1.json").read_text())
+    assert [e["run_id"] for e in s1["earlier_runs"]] == ["c7-first"]
+    assert s1["way_back"].endswith("-e rollback_run_id=c7-first -e rollback_hosts=s1")
+    assert s1["rollback_point"] == {}
+    first_s1 = json.loads((first_dir / "hosts" / "s1.json").read_text())
+    assert first_s1["outcome"] == "interrupted"
+    assert first_s1["rollback_point"]["run_id"] == "c7-first"
+    assert "found by run c7-rerun" in first_s1["message"]
+    first_p1 = json.loads((first_dir / "hosts" / "p1.json").read_text())
+    assert "found no rollback point of it on the host" in first_p1["message"]
+    first = json.loads((first_dir / "run.json").read_text())
+    assert first["way_back"].endswith("rollback_run_id=c7-first -e rollback_hosts=s1")
+    run(host_result("patched") | {"run_id": "c7-rerun", "record_dir": rerun_dir}, host="p1")
+    data = json.loads(Path(rerun_dir, "run.json").read_text())
+    assert data["earlier_way_back"]["c7-first"].endswith("rollback_hosts=s1")
+    assert "Changes of the interrupted run c7-first" in Path(rerun_dir, "run.md").read_text()
+
+
+def test_the_same_run_id_again_continues_an_interrupted_attempt(tmp_path):
+    record_dir = tmp_path / "r1"
+    _write_unfinished(record_dir, "r1", _gone_pid(), {"s1": "unreachable"})
+    again = run({"event": "start", "run_id": "r1", "record_dir": str(record_dir)})
+    assert "attempt 2 of this run" in again["msg"]
+    assert again["attempts"][0]["outcome"] == "interrupted"
+    checked = load("debian12-openssl-packages-check-rollback-points.json")
+    for point in checked["rollback_points"]:
+        point["run_id"] = "r1" if point["run_id"] == "c7-first" else point["run_id"]
+    run({"event": "plan", "run_id": "r1", "record_dir": str(record_dir),
+         "facts": load("debian12-facts.json"),
+         "assessment": load("debian12-assessment-before.json"), "packages": checked}, host="s1")
+    s1 = json.loads((record_dir / "hosts" / "s1.json").read_text())
+    assert s1["rollback_point"]["run_id"] == "r1"
+    assert s1["previous_attempts"][0]["outcome"] == "unreachable"
+    assert any("an interrupted attempt of this run wrote it" in w for w in s1["warnings"])
+
+
+def test_a_run_still_in_progress_is_neither_interrupted_nor_restarted(tmp_path):
+    # This test process stands for another ansible-playbook that is still running.
+    busy = tmp_path / "records" / "busy"
+    _write_unfinished(busy, "busy", os.getpid(), {"s1": "pending"})
+    with pytest.raises(AnsibleActionFail, match="run busy is in progress: ansible-playbook pid"):
+        run({"event": "start", "run_id": "busy", "record_dir": str(busy)})
+    other = run({"event": "start", "run_id": "other",
+                 "record_dir": str(tmp_path / "records" / "other")})
+    assert other["earlier_runs"] == []
+    assert json.loads((busy / "run.json").read_text())["outcome"] == "in_progress"

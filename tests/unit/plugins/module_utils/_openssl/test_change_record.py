@@ -641,3 +641,173 @@ def test_parallel_writers_lose_no_host(tmp_path):
     assert all(p.exitcode == 0 for p in procs)
     run = json.loads(Path(store.run_path()).read_text())
     assert sorted(r["host"] for r in run["hosts"]) == [f"h{i}" for i in range(8)]
+
+
+# -- faults: planning failures, interrupted runs ----------------------------------------------
+
+
+def plan_failed(host, phase_index, at="2026-11-22T07:00:00Z"):
+    record = rec(host, phase_index, "failed", batch=None, at=at)
+    record["failure"] = {"task": "Ask the package manager", "message": "pre-flight: ...",
+                         "stage": "plan"}
+    return record
+
+
+def test_plan_phases_puts_planning_failures_in_their_phase():
+    phases = cr.plan_phases(
+        [{"name": "staging", "hosts": ["s1"]}, {"name": "production", "hosts": ["p1", "p2"]}],
+        {"s1": {"risk": {"score": 1}}, "p1": {"risk": {"score": 1}}},
+        plan_failures={"p2": "could not be planned: pre-flight: a package repository is "
+                             "unreachable"},
+    )
+    assert phases[1]["hosts"] == ["p1"]
+    assert phases[1]["batches"] == [["p1"]]
+    assert phases[1]["failed"] == [{"host": "p2", "reason": "could not be planned: pre-flight: "
+                                                           "a package repository is unreachable"}]
+    assert phases[1]["excluded"] == []
+    assert "- failed at planning: p2 (could not be planned" in cr.render_run_markdown(
+        {"phases": phases})
+
+
+def test_gate_halts_before_the_first_phase_on_a_later_planning_failure():
+    records = [rec("s1", 1, "pending"), rec("p1", 2, "pending"), plan_failed("p2", 2)]
+    decision = cr.gate(records, 1, 0)
+    assert decision["halt"] is True and decision["host"] == "p2"
+    assert decision["message"].startswith("host p2 (phase phase2, at planning) failed: p2 msg; ")
+    assert decision["message"].endswith(
+        "the rollout halted because 1 of 2 hosts of the phase failed at planning (before any "
+        "change) (50% > rollout_max_fail_percentage 0%)")
+    assert cr.gate(records, 1, 50)["halt"] is False  # within the phase's tolerance
+    # The phase begins: its planning failure still counts against all its hosts, not only
+    # against those reached so far.
+    assert cr.gate(records, 2, 50)["halt"] is False
+    reached = [rec("s1", 1, "patched"), rec("p1", 2, "rolled_back"), plan_failed("p2", 2)]
+    assert cr.gate(reached, 2, 50)["halt"] is True  # 1 of 1 reached failed
+    first = cr.gate([plan_failed("s1", 1), rec("p1", 2, "pending")], 1, 100)
+    assert first["halt"] is True and "the first phase tolerates no failure" in first["message"]
+    assert cr.planning_failed(plan_failed("x", 1)) is True
+    assert cr.planning_failed(rec("x", 1, "failed")) is False
+
+
+def test_run_outcome_interrupted():
+    assert cr.run_outcome([{"outcome": "patched"}], "apply", False, interrupted=True) == (
+        "interrupted")
+    assert cr.run_outcome([{"outcome": "planned"}], "plan", False, interrupted=True) == (
+        "interrupted")
+    assert cr.run_outcome([{"outcome": "rollback_failed"}], "apply", False,
+                          interrupted=True) == "failed"
+
+
+def _dead_pid() -> int:
+    child = multiprocessing.get_context("fork").Process(target=os._exit, args=(0,))
+    child.start()
+    child.join()
+    return child.pid
+
+
+def test_controller_alive_by_pid_start_and_host():
+    me = cr.controller_process(os.getpid())
+    assert me["pid"] == os.getpid() and me["pid_started"] == cr.process_start(os.getpid())
+    host = "controller-1"
+    assert cr.controller_alive({"controller": host, **me}, host) is True
+    assert cr.controller_alive({"controller": host, **me, "pid_started": "1"}, host) is False
+    assert cr.controller_alive({"controller": host, "pid": _dead_pid()}, host) is False
+    assert cr.controller_alive({"controller": "elsewhere", **me}, host) is None
+    assert cr.controller_alive({"controller": host}, host) is None
+    assert cr.controller_alive(None, host) is None
+    assert cr.process_start("x") is None
+    assert cr.controller_process()["pid"] == os.getppid()
+
+
+def _run_dir(root: Path, run_id: str, outcomes: dict, finished: bool = False) -> cr.RecordStore:
+    store = cr.RecordStore(str(root / run_id))
+    meta = {"kind": "run", "run_id": run_id, "mode": "apply", "started_at": "t0",
+            "finished_at": "t1" if finished else None, "inventory": ["inv.yml"],
+            "who": {"controller": "c", "pid": _dead_pid()}}
+    for host, outcome in outcomes.items():
+        record = cr.new_host_record(run_id, host, "apply", {}, outcome)
+        record["message"] = f"{host} step 2 of 4"
+        store.write_host(record)
+    store.write_run(cr.build_run_record(meta, store.host_records(), finished=finished))
+    return store
+
+
+def test_unfinished_runs_are_marked_interrupted(tmp_path):
+    first = _run_dir(tmp_path, "r1", {"s1": "unreachable", "p1": "pending", "p2": "patched"})
+    _run_dir(tmp_path, "r0", {"s1": "patched"}, finished=True)
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "run.json").write_text("not json")
+    found = cr.unfinished_runs(str(tmp_path / "r2"))
+    assert [path for path, _run in found] == [str(tmp_path / "r1")]
+    assert cr.unfinished_runs(str(tmp_path / "r1")) == []  # never itself
+    run = cr.mark_interrupted(first, "r2", "its controller process (pid 7) is gone")
+    assert run["outcome"] == "interrupted"
+    assert run["interrupted"]["detected_by"] == "r2"
+    hosts = {r["host"]: r for r in first.host_records()}
+    assert hosts["p1"]["outcome"] == "interrupted"
+    assert "found by run r2" in hosts["p1"]["message"]
+    assert hosts["s1"]["outcome"] == "interrupted"
+    assert hosts["s1"]["message"].endswith("its last record: s1 step 2 of 4")
+    assert hosts["p2"]["outcome"] == "patched"
+    assert cr.mark_interrupted(first, "r3", "again") is None  # once only
+    assert cr.unfinished_runs(str(tmp_path / "r3")) == []
+    text = Path(first.run_path("md")).read_text()
+    assert "## Interrupted" in text and "found by run r2" in text
+
+
+def test_a_found_rollback_point_becomes_the_interrupted_runs_way_back():
+    checked = load("debian12-openssl-packages-check-rollback-points.json")
+    point = next(p for p in checked["rollback_points"] if p["run_id"] == "c7-first")
+    record = cr.new_host_record("c7-first", "s1", "apply", {}, "interrupted")
+    now = {"libssl3": "3.0.22-1~deb12u2+patchwise1", "openssl": "3.0.22-1~deb12u2+patchwise1"}
+    found = cr.note_found_point(record, point, "c7-rerun", now, ["inv.yml"])
+    assert found["outcome"] == "interrupted"
+    assert found["rollback_point"]["run_id"] == "c7-first"
+    assert found["rollback_point"]["manifest"] == (
+        "/var/lib/patchwise-openssl/rollback/c7-first/manifest.json")
+    assert found["versions_before"] == {"libssl3": "3.0.22-1~deb12u2",
+                                        "openssl": "3.0.22-1~deb12u2"}
+    assert found["versions_after"] == now
+    assert found["way_back"].endswith(
+        "patchwise.openssl.rollback -e rollback_run_id=c7-first -e rollback_hosts=s1")
+    assert "found by run c7-rerun" in found["message"]
+    run = cr.build_run_record({"run_id": "c7-first", "mode": "apply"}, [found])
+    assert run["way_back"].endswith("rollback_hosts=s1")
+    assert cr.host_row(found)["changes"] == [
+        "libssl3 3.0.22-1~deb12u2 -> 3.0.22-1~deb12u2+patchwise1",
+        "openssl 3.0.22-1~deb12u2 -> 3.0.22-1~deb12u2+patchwise1",
+    ]
+    untouched = cr.note_no_point(cr.new_host_record("c7-first", "p1", "apply", {},
+                                                    "interrupted"), "c7-rerun")
+    assert "found no rollback point of it on the host" in untouched["message"]
+    assert cr.note_no_point(found, "c7-rerun") == found
+
+
+def test_host_plan_lists_the_rollback_points_on_the_host():
+    plan = cr.host_plan("s1", load("debian12-assessment-before.json"),
+                        load("debian12-openssl-packages-check-rollback-points.json"),
+                        load("debian12-facts.json"))
+    assert [p["run_id"] for p in plan["rollback_points"]] == ["c3-broken", "c7-first"]
+    assert plan["rollback_points"][0]["restores"] == 1
+
+
+def test_markdown_of_earlier_runs_attempts_and_a_failed_upgrade():
+    record = cr.new_host_record("r2", "s1", "apply", {}, "rolled_back")
+    record["earlier_runs"] = [{"run_id": "r1", "outcome": "interrupted", "way_back": "cmd r1",
+                               "rollback_point": {"packages": [{"name": "libssl3",
+                                                                "version": "1"}]}}]
+    record["previous_attempts"] = [{"outcome": "interrupted", "message": "first try"}]
+    record["failure"] = {"task": "t", "message": "m", "stage": "plan"}
+    record["package_states_after"] = {"libssl3": "iF", "openssl": "ii"}
+    text = cr.render_host_markdown(record)
+    assert "Changes of earlier, interrupted runs" in text and "`cmd r1`" in text
+    assert "## Earlier attempts of this run" in text and "first try" in text
+    assert "- stage: planning (pre-flight), before any change" in text
+    assert "dpkg states after the failed upgrade: libssl3 iF" in text
+    assert "openssl ii" not in text
+    run = {"run_id": "r2", "earlier_runs": [{"run_id": "r1", "reason": "gone"}],
+           "earlier_way_back": {"r1": "cmd r1"}, "attempts": [{"outcome": "interrupted"}]}
+    text = cr.render_run_markdown(run)
+    assert "## Earlier runs found interrupted" in text
+    assert "Changes of the interrupted run r1: `cmd r1`" in text
+    assert "## Earlier attempts of this run" in text
