@@ -3,8 +3,9 @@
 """Part 1: openssl_facts round trip / ansible.builtin.ping round trip, same host, same settings.
 
 Hosts: a Debian 12 container (connection containers.podman.podman) and this machine
-(connection local). One playbook per host, tasks interleaved ping/facts with the order swapped
-every round; the first round is a warm-up and is dropped. Per-task wall times come from the
+(connection local). One playbook per host, tasks interleaved ping / facts / facts with
+``candidates: false`` (no package-cache query), the order rotated every round; the first round
+is a warm-up and is dropped. Per-task wall times come from the
 benchmark callback (start of the task on the host to its result). Same ansible settings for
 both: pipelining on (the podman connection plugin does not support it and ignores it),
 gather_facts false, the interpreter given explicitly (no discovery).
@@ -28,16 +29,22 @@ TARGET = 1.5
 FACTS = "patchwise.openssl.openssl_facts"
 
 
+CONTENDERS = (
+    ("ping", "ansible.builtin.ping:\n"),
+    ("facts", f"{FACTS}:\n"),
+    # what the module costs without the package manager's candidate query
+    ("nocand", f"{FACTS}:\n        candidates: false\n"),
+)
+
+
 def _playbook(rounds: int, groups: list[str]) -> str:
     plays = []
     for group in groups:
         tasks = []
         for rnd in range(rounds + 1):
-            pair = [("ping", "ansible.builtin.ping"), ("facts", FACTS)]
-            if rnd % 2:
-                pair.reverse()
-            for label, module in pair:
-                tasks.append(f"    - name: r{rnd} {label}\n      {module}:\n")
+            shift = rnd % len(CONTENDERS)
+            for label, call in CONTENDERS[shift:] + CONTENDERS[:shift]:
+                tasks.append(f"    - name: r{rnd} {label}\n      {call}")
         plays.append(
             f"- name: round trips on {group}\n  hosts: {group}\n  gather_facts: false\n"
             "  tasks:\n" + "".join(tasks)
@@ -55,17 +62,16 @@ def _inventory(container: str) -> str:
     )
 
 
-def _split(records: list[dict[str, Any]], host: str) -> tuple[list[float], list[float]]:
-    ping: list[float] = []
-    facts: list[float] = []
+def _split(records: list[dict[str, Any]], host: str) -> dict[str, list[float]]:
+    times: dict[str, list[float]] = {label: [] for label, _call in CONTENDERS}
     for rec in records:
         if rec["host"] != host or rec["status"] != "ok" or rec["seconds"] is None:
             continue
         rnd, _sep, label = rec["task"].partition(" ")
-        if rnd == "r0":  # warm-up round
+        if rnd == "r0" or label not in times:  # warm-up round
             continue
-        (ping if label == "ping" else facts).append(rec["seconds"])
-    return ping, facts
+        times[label].append(rec["seconds"])
+    return times
 
 
 def _profile_local() -> dict[str, Any]:
@@ -113,7 +119,8 @@ def run(args: Any) -> list[Row]:
         _wall, records = _bench.run_playbook(playbook, inventory, tmpdir / "timings.json")
         profiles = {"container": _profile_container(names[0]), "local": _profile_local()}
     for host, label in ((names[0], "container"), ("localhost", "local")):
-        ping, facts = _split(records, host)
+        times = _split(records, host)
+        ping, facts, nocand = times["ping"], times["facts"], times["nocand"]
         value = _bench.ratio(facts, ping)
         prof = profiles[label]
         where = "Debian 12 container, podman" if label == "container" else "localhost, local"
@@ -133,6 +140,23 @@ def run(args: Any) -> list[Row]:
                     "profile_top": prof["profile"].splitlines()[:45],
                 },
                 note=_profile_note(label, prof),
+            )
+        )
+        no_cand = _bench.ratio(nocand, ping)
+        # the module's own work: its round trip less ping's (connection, interpreter start,
+        # module transfer and ansible's module_utils are in both)
+        own = [f - p for f, p in zip(nocand, ping)]
+        rows.append(
+            Row(
+                part=NAME,
+                figure=f"openssl_facts candidates: false / ping round trip ({where})",
+                ratio=no_cand,
+                target="(info)",
+                met=None,
+                raw={
+                    "nocand_s": _bench.summary(nocand),
+                    "module_work_over_ping_s": _bench.summary(own),
+                },
             )
         )
     return rows

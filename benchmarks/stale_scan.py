@@ -10,9 +10,13 @@ after a bounded time).
 
 Contenders, each in a fresh process inside the container, order rotated every round:
   floor        python3 loop reading every /proc/PID/maps once (analysis after the clock)
-  ours         procscan.Scanner built as facts.gather builds it (in-process time of scan())
+  ours         procscan.Scanner built as facts.gather builds it (in-process time of scan(); it
+               reads /proc with up to 4 threads on a large host)
   module       the whole openssl_facts module process (python3 plugins/modules/openssl_facts.py)
   needrestart  `needrestart -b -r l` (Debian 12's package), bounded by a timeout
+
+Wall and CPU time (user + system) of each: on a loaded machine the wall times depend on the
+share of a CPU each process gets, the CPU times on the work done.
 
 Phase 1: nothing stale. Phase 2: libssl3/openssl upgraded from the local repository (the
 re-versioned Debian debs), so every process that mapped libcrypto maps a deleted file. Ground
@@ -83,7 +87,7 @@ def _phase(name: str, rounds: int, needrestart_runs: int, label: str) -> dict[st
         order = list(CONTENDERS[shift:] + CONTENDERS[:shift])
         result = _round(name, order, rnd < needrestart_runs)
         for key, value in result.items():
-            samples[key].append(value)
+            samples.setdefault(key, []).append(value)
         nr = result.get("needrestart")
         floor_s, ours_s = result["floor"]["seconds"], result["ours"]["seconds"]
         module_s = result["module"]["process_wall"]
@@ -156,7 +160,41 @@ def _rows(label: str, samples: dict[str, list[dict[str, Any]]], stale: bool) -> 
             r_floor,
             "<= 2",
             None if r_floor is None else r_floor <= 2,
-            {},
+            {"load_per_round": [round(x[0], 1) for x in samples.get("load", [])]},
+        )
+    )
+    # CPU time (user + system): what the work costs, whatever share of a CPU each process got
+    # on a loaded machine; the scan may use more than one thread, the floor uses one.
+    floor_cpu = [s["cpu_seconds"] for s in samples["floor"] if s.get("cpu_seconds") is not None]
+    ours_cpu = [s["cpu_seconds"] for s in samples["ours"] if s.get("cpu_seconds") is not None]
+    r_cpu = _bench.ratio(ours_cpu, floor_cpu)
+    rows.append(
+        Row(
+            NAME,
+            f"{label}: ours / floor, CPU time of the in-process scan",
+            r_cpu,
+            "<= 2",
+            None if r_cpu is None else r_cpu <= 2,
+            {
+                "floor_cpu_s": _bench.summary(floor_cpu),
+                "ours_cpu_s": _bench.summary(ours_cpu),
+            },
+        )
+    )
+    nr_cpu = [s["process_cpu"] for s in nr if s.get("process_cpu") is not None]
+    ours_proc_cpu = [s["process_cpu"] for s in samples["ours"] if s.get("process_cpu") is not None]
+    r_nr_cpu = _bench.ratio(nr_cpu, ours_proc_cpu)
+    rows.append(
+        Row(
+            NAME,
+            f"{label}: needrestart -b / ours (scan process), CPU time",
+            r_nr_cpu,
+            ">= 5",
+            None if r_nr_cpu is None else r_nr_cpu >= 5,
+            {
+                "needrestart_cpu_s": _bench.summary(nr_cpu),
+                "ours_process_cpu_s": _bench.summary(ours_proc_cpu),
+            },
         )
     )
     rows.append(

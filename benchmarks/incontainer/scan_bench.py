@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -46,7 +47,7 @@ def spawn(count: int, seconds: int) -> dict[str, Any]:
 
 def floor() -> dict[str, Any]:
     """The floor: list /proc and read every maps file once. Analysis happens after the clock."""
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     maps: dict[str, bytes] = {}
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
@@ -56,7 +57,7 @@ def floor() -> dict[str, Any]:
                 maps[pid] = handle.read()
         except OSError:
             continue
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     me = str(os.getpid())
     deleted = sorted(
         int(pid)
@@ -74,6 +75,7 @@ def floor() -> dict[str, Any]:
             continue
     return {
         "seconds": seconds,
+        "cpu_seconds": cpu,
         "pids_read": len(maps),
         "mapping_libcrypto": mapping,
         "deleted_libcrypto_pids": deleted,
@@ -90,15 +92,16 @@ def ours(collections: str) -> dict[str, Any]:
         inspect_file,
     )
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     # As facts.gather builds it (listening sockets and ELF reading of deleted copies included).
     scanner = procscan.Scanner(
         procscan.ProcReader("/proc"), listening=True, elf_reader=inspect_file
     )
     result = scanner.scan()
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     return {
         "seconds": seconds,
+        "cpu_seconds": cpu,
         "pids_seen": result["pids_seen"],
         "processes": len(result["processes"]),
         "unreadable": len(result["unreadable"]),
@@ -106,16 +109,31 @@ def ours(collections: str) -> dict[str, Any]:
     }
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _timed(argv: list[str], timeout: float, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Wall time of a child process and its CPU time (user + system, its own children
+    included: needrestart's helpers count)."""
+    cpu = _children_cpu()
     start = time.perf_counter()
     try:
         proc = subprocess.run(
             argv, capture_output=True, text=True, timeout=timeout, env=env, check=False
         )
     except subprocess.TimeoutExpired:
-        return {"wall": time.perf_counter() - start, "timeout": True, "rc": None, "out": ""}
+        return {
+            "wall": time.perf_counter() - start,
+            "cpu": None,
+            "timeout": True,
+            "rc": None,
+            "out": "",
+        }
     return {
         "wall": time.perf_counter() - start,
+        "cpu": _children_cpu() - cpu,
         "timeout": False,
         "rc": proc.returncode,
         "out": proc.stdout,
@@ -127,16 +145,24 @@ def one_round(spec: dict[str, Any]) -> dict[str, Any]:
     """Run each contender once, in the order given, each in a fresh process."""
     me = os.path.abspath(__file__)
     py = sys.executable
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"load": list(os.getloadavg())}
     for name in spec["order"]:
         if name == "floor":
             res = _timed([py, me, "floor"], 120)
-            out[name] = {"process_wall": res["wall"], **json.loads(res["out"])}
+            out[name] = {
+                "process_wall": res["wall"],
+                "process_cpu": res["cpu"],
+                **json.loads(res["out"]),
+            }
         elif name == "ours":
             res = _timed([py, me, "ours", spec["collections"]], 300)
             if res["rc"] != 0:
                 raise SystemExit(f"ours failed: {res['err']}")
-            out[name] = {"process_wall": res["wall"], **json.loads(res["out"])}
+            out[name] = {
+                "process_wall": res["wall"],
+                "process_cpu": res["cpu"],
+                **json.loads(res["out"]),
+            }
         elif name == "module":
             env = dict(os.environ, PYTHONPATH=spec["module_pythonpath"])
             res = _timed([py, spec["module"], spec["module_args"]], 300, env)
@@ -145,6 +171,7 @@ def one_round(spec: dict[str, Any]) -> dict[str, Any]:
             facts = json.loads(res["out"])["ansible_facts"]["openssl"]
             out[name] = {
                 "process_wall": res["wall"],
+                "process_cpu": res["cpu"],
                 "stale_pids": sorted(p["pid"] for p in facts["processes"] if p["stale"]),
             }
         elif name == "needrestart":
@@ -156,6 +183,7 @@ def one_round(spec: dict[str, Any]) -> dict[str, Any]:
             )
             out[name] = {
                 "process_wall": res["wall"],
+                "process_cpu": res["cpu"],
                 "timeout": res["timeout"],
                 "rc": res["rc"],
                 "services": services,
