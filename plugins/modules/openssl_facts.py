@@ -186,9 +186,9 @@ ansible_facts:
         libraries:
           description:
             - One entry per libssl/libcrypto file with C(soname), C(build_id), C(version_text),
-              C(implementation), C(version), C(series), C(package), C(package_version),
-              C(unpackaged), C(origin) (ldconfig, extra_dir, process), C(leftover_series) and
-              C(in_use).
+              C(implementation), C(version), C(series), C(package), C(package_arch),
+              C(package_version), C(unpackaged), C(origin) (ldconfig, extra_dir, process),
+              C(leftover_series) and C(in_use).
           returned: always
           type: list
           elements: dict
@@ -197,6 +197,8 @@ ansible_facts:
             - OpenSSL packages and packages owning a found library or CLI, with full version,
               C(candidate) and C(changelog) (C(cves) maps each CVE id to the oldest changelog
               entry naming it).
+            - C(name) never carries an architecture qualifier (C(libssl3), not
+              C(libssl3:amd64)); the architecture is in C(arch).
           returned: always
           type: list
           elements: dict
@@ -205,9 +207,18 @@ ansible_facts:
             - Processes mapping libssl/libcrypto, with C(stale), per-library C(stale_reason)
               (deleted, inode_mismatch), C(service), C(service_source), C(master_pid),
               C(container) and C(listening).
+            - C(exited) is true for a process that exited before the scan finished.
+            - The module run's own processes (itself, what it starts, its ancestors in its
+              session below the session leader) are not listed.
           returned: always
           type: list
           elements: dict
+        own_processes_excluded:
+          description: Pids of the module run's own processes that map OpenSSL and are left
+            out of RV(ansible_facts.openssl.processes).
+          returned: always
+          type: list
+          elements: int
         unreadable_processes:
           description: Processes whose memory maps could not be read, with the reason.
           returned: always
@@ -239,7 +250,8 @@ ansible_facts:
           type: dict
         summary:
           description: Counts for quick checks (stale processes, stale services, unpackaged
-            libraries, series present).
+            libraries, series present); processes that exited during the scan are not counted
+            as stale.
           returned: always
           type: dict
 """
