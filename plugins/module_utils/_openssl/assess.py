@@ -241,10 +241,15 @@ class Assessor:
         db: Any,
         today: Any = None,
         max_db_age_days: int = DEFAULT_MAX_DB_AGE_DAYS,
+        memoize: bool = True,
     ) -> None:
         self.db = self._validate_db(db)
         self.today = parse_today(today)
+        self.memoize = memoize
         self.warnings: list[str] = []
+        self._package_cache: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self._library_cache: dict[tuple[Any, ...], _LibraryView] = {}
+        self.class_rows_cache: dict[tuple[Any, ...], tuple[dict[str, Any], dict[str, Any]]] = {}
         self.data_date: datetime.date | None = None
         self._cve_info: dict[str, CveInfo] = {}
         self._match_cache: dict[str, tuple[_Match, ...]] = {}
@@ -310,6 +315,20 @@ class Assessor:
                 "published since then are not known to this assessment"
             )
 
+    def prepare(self) -> Assessor:
+        """Compute now what every host needs: the range index and, per branch, the CVEs its
+        advisories left out. For a process that forks workers after this (ansible's controller
+        does, one per host): they inherit the results instead of each computing them again.
+        """
+        for branch, info in sorted(_dict(self.db.get("branches")).items()):
+            for text in (_dict(info).get("latest_public_fix"), f"{branch}.0", branch):
+                version = _parse_version(text)
+                if version is not None and version.is_release and version.branch == branch:
+                    self.matches(version)
+                    self.not_covered(version)
+                    break
+        return self
+
     # -- database look-ups (cached) ---------------------------------------------------------
 
     def cve(self, cve_id: str) -> CveInfo:
@@ -362,6 +381,55 @@ class Assessor:
             cached = vulndb.branch_status(self.db, version, self.today)
             self._lifecycle_cache[key] = cached
         return cached
+
+    # -- memoized per-host inputs ------------------------------------------------------------
+
+    def package_evidence(self, raw: dict[str, Any]) -> dict[str, Any]:
+        """:func:`_package_evidence` of one ``packages[]`` fact, shared between equal facts.
+
+        A fleet has few distinct (package, version, changelog CVE map) combinations; each is
+        normalised once. The result is shared: treat it as read-only.
+        """
+        key = _package_memo_key(raw) if self.memoize else None
+        if key is None:
+            return _package_evidence(raw)
+        try:
+            return self._package_cache[key]
+        except KeyError:
+            pass
+        except TypeError:  # unhashable junk in malformed facts
+            return _package_evidence(raw)
+        found = _package_evidence(raw)
+        if len(self._package_cache) >= _MEMO_LIMIT:
+            self._package_cache.clear()
+        self._package_cache[key] = found
+        return found
+
+    def library_view(self, lib: dict[str, Any]) -> _LibraryView:
+        """:func:`_library_view` of one process's library entry, shared between equal entries
+        (every process of a host maps the same few files)."""
+        if not self.memoize:
+            return _library_view(lib)
+        key = (
+            lib.get("path"),
+            lib.get("build_id"),
+            lib.get("stale") is True,
+            lib.get("deleted") is True,
+            lib.get("stale_reason"),
+            lib.get("package_version"),
+            lib.get("version_text"),
+        )
+        try:
+            return self._library_cache[key]
+        except KeyError:
+            pass
+        except TypeError:  # unhashable junk in malformed facts
+            return _library_view(lib)
+        found = _library_view(lib)
+        if len(self._library_cache) >= _MEMO_LIMIT:
+            self._library_cache.clear()
+        self._library_cache[key] = found
+        return found
 
     # -- installed view (cached per version + package evidence) -----------------------------
 
@@ -567,6 +635,7 @@ def _package_evidence(pkg: dict[str, Any]) -> dict[str, Any]:
         _str(pkg.get("upstream_version")) or upstream_of_package_version(version)
     )
     cl = _dict(changelog)
+    path, trimmed = _str(cl.get("path")), _bool(cl.get("trimmed"))
     return {
         "name": name,
         "version": version,
@@ -575,11 +644,58 @@ def _package_evidence(pkg: dict[str, Any]) -> dict[str, Any]:
         "upstream": upstream,
         "changelog_usable": usable,
         "changelog_error": error,
-        "changelog_path": _str(cl.get("path")),
-        "trimmed": _bool(cl.get("trimmed")),
+        "changelog_path": path,
+        "trimmed": trimmed,
         "cves": cves,
-        "key": (name, version, str(upstream), usable, error, tuple(sorted(cves.items()))),
+        # everything the decision table reads (Assessor.installed_view caches by it)
+        "key": (
+            name,
+            version,
+            str(upstream),
+            usable,
+            error,
+            path,
+            trimmed,
+            tuple(sorted(cves.items())),
+        ),
     }
+
+
+_MEMO_LIMIT = 4096
+
+
+def _package_memo_key(raw: dict[str, Any]) -> tuple[Any, ...] | None:
+    """Everything :func:`_package_evidence` reads from ``raw``, as a hashable key.
+
+    Equal keys give equal evidence: the scalar fields only count through ``_str`` (a string
+    never equals a non-string) and ``trimmed`` through ``is True``; changelog entries are
+    rendered with ``str()``, so a map holding anything but strings and None (``1`` equals
+    ``True`` and ``1.0``) is not memoized. None = do not memoize.
+    """
+    changelog = raw.get("changelog")
+    log_key: tuple[Any, ...] | None = None
+    if isinstance(changelog, dict):
+        cves = changelog.get("cves")
+        cve_key: tuple[Any, ...] | None = None
+        if isinstance(cves, dict):
+            for entry in cves.values():
+                if entry is not None and not isinstance(entry, str):
+                    return None
+            cve_key = tuple(cves.items())
+        log_key = (
+            changelog.get("error"),
+            changelog.get("path"),
+            changelog.get("trimmed") is True,
+            cve_key,
+        )
+    return (
+        raw.get("name"),
+        raw.get("version"),
+        raw.get("manager"),
+        raw.get("candidate"),
+        raw.get("upstream_version"),
+        log_key,
+    )
 
 
 _SOCKET_CACHE: dict[tuple[Any, Any, Any], tuple[str | None, str]] = {}
@@ -670,6 +786,28 @@ def _running_version_uncached(lib: dict[str, Any]) -> OpenSSLVersion | None:
     upstream = upstream_of_package_version(_str(lib.get("package_version")))
     version = _parse_version(upstream)
     return version.release if version is not None else None
+
+
+_LibraryView = tuple[
+    "str | None", "str | None", bool, "str | None", "str | None", "str | None", Any
+]
+
+
+def _library_view(lib: dict[str, Any]) -> _LibraryView:
+    """One ``processes[].libraries[]`` entry, normalised: (path, build id in lower case,
+    replaced, stale reason, package version, version text, upstream version of the bytes it
+    maps). Every value depends only on the entry (the memo key of
+    :meth:`Assessor.library_view`: the strings count through ``_str``, the flags through
+    ``is True``)."""
+    return (
+        _str(lib.get("path")),
+        (_str(lib.get("build_id")) or "").lower() or None,
+        lib.get("stale") is True or lib.get("deleted") is True,
+        _str(lib.get("stale_reason")),
+        _str(lib.get("package_version")),
+        _str(lib.get("version_text")),
+        _running_version(lib),
+    )
 
 
 def _container_evidence(cid: str) -> dict[str, Any]:
@@ -788,7 +926,7 @@ class _HostAssessment:
             "changelog_path": None,
             "trimmed": False,
             "cves": {},
-            "key": (name, version, None, False, "missing", ()),
+            "key": (name, version, None, False, "missing", None, False, ()),
         }
 
     def _new_copy(
@@ -806,7 +944,7 @@ class _HostAssessment:
         for raw in _list(facts.get("packages")):
             raw = _dict(raw)
             if _str(raw.get("name")):
-                pkg = _package_evidence(raw)
+                pkg = self.a.package_evidence(raw)
                 self.packages.setdefault(pkg["name"], []).append(pkg)
         self._build_libraries()
         self._build_vendored()
@@ -955,15 +1093,16 @@ class _HostAssessment:
                     self._attach_library(info, lib)
 
     def _attach_library(self, proc: dict[str, Any], lib: dict[str, Any]) -> None:
-        path = _str(lib.get("path"))
-        build_id = (_str(lib.get("build_id")) or "").lower() or None
+        path, build_id, stale, stale_reason, package_version, text, running = self.a.library_view(
+            lib
+        )
         copy = self.index_build.get(build_id) if build_id else None
         if copy is None and path and not proc["container"]:
             copy = self.index_path.get(path)
-        stale = lib.get("stale") is True or lib.get("deleted") is True
-        running = _running_version(lib) if stale or copy is None else None
+        if not stale and copy is not None:
+            running = None
         if copy is None and proc["container"] and path:
-            copy = self._container_copy(proc, path, running, _str(lib.get("version_text")))
+            copy = self._container_copy(proc, path, running, text)
             stale_for_judging = False  # judged by the bytes it maps; restart still reported
         else:
             stale_for_judging = stale
@@ -983,9 +1122,9 @@ class _HostAssessment:
             "path": path,
             "stale": stale_for_judging,
             "replaced": stale,
-            "stale_reason": _str(lib.get("stale_reason")),
+            "stale_reason": stale_reason,
             "build_id": build_id,
-            "package_version": _str(lib.get("package_version")),
+            "package_version": package_version,
             "running_version": running,
         }
         previous = copy.processes.get(proc["pid"])
@@ -1230,23 +1369,22 @@ class _HostAssessment:
             key = self._process_class(copy, mapping)
             classes.setdefault(key, []).append(pid)
             reps.setdefault(key, mapping)
-        judged: list[tuple[list[int], dict[str, dict[str, Any]]]] = []
+        installed_key = (str(version), copy.package["key"] if copy.package else None)
+        judged: list[tuple[list[int], dict[str, dict[str, Any]], dict[str, Any]]] = []
         for key, pids in classes.items():
-            running = {
-                row["cve"]: row for row in self._running_view(copy, version, reps[key], by_cve)
-            }
-            judged.append((pids, running))
+            running, slot_keys = self._class_rows(copy, version, reps[key], by_cve, installed_key)
+            judged.append((pids, running, slot_keys))
             for cve_id, row in running.items():
                 if cve_id not in rows_by_cve:
                     # Only the old build has it: the installed bytes are fixed upstream.
                     rows_by_cve[cve_id] = self._fixed_row(row, version)
         for cve_id, base in rows_by_cve.items():
             slots: dict[Any, tuple[dict[str, Any], list[int]]] = {"installed": (base, [])}
-            for pids, running in judged:
+            for pids, running, slot_keys in judged:
                 row = running.get(cve_id, base)
                 slot_key: Any = "installed"
                 if row is not base:
-                    slot_key = (row["status"], row["reason"], repr(sorted(row["evidence"].items())))
+                    slot_key = slot_keys.get(cve_id) or _slot_key(row)
                 slots.setdefault(slot_key, (row, []))[1].extend(pids)
             for slot_key, (row, pids) in slots.items():
                 self.findings.append(
@@ -1279,6 +1417,47 @@ class _HostAssessment:
                     "exposure": {"level": "loaded", "listening": []},
                 }
             )
+
+    def _class_rows(
+        self,
+        copy: _Copy,
+        version: OpenSSLVersion,
+        mapping: dict[str, Any],
+        by_cve: dict[str, dict[str, Any]],
+        installed_key: tuple[Any, ...],
+    ) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+        """The rows of one class of processes by CVE, and the slot key of each running row.
+
+        Memoized in the assessor for classes without live-patch evidence (the live-patch
+        evidence names the pid): the rows depend only on the installed view, the running build
+        and why the file counts as replaced; hosts running the same builds share them.
+        """
+        memo = None
+        if self.a.memoize and self._livepatch_for(mapping, copy) is None:
+            running_version = mapping["running_version"]
+            memo = (
+                installed_key,
+                mapping["stale"],
+                mapping["package_version"] if mapping["stale"] else None,
+                str(running_version) if mapping["stale"] and running_version else None,
+                mapping["stale_reason"] if mapping["stale"] else None,
+            )
+            found = self.a.class_rows_cache.get(memo)
+            if found is not None:
+                return found
+        running = {row["cve"]: row for row in self._running_view(copy, version, mapping, by_cve)}
+        if memo is None:
+            return running, {}
+        slot_keys = {
+            cve_id: _slot_key(row)
+            for cve_id, row in running.items()
+            if by_cve.get(cve_id) is not row
+        }
+        cache = self.a.class_rows_cache
+        if len(cache) >= _MEMO_LIMIT:
+            cache.clear()
+        cache[memo] = (running, slot_keys)
+        return running, slot_keys
 
     def _fixed_row(self, running_row: dict[str, Any], version: OpenSSLVersion) -> dict[str, Any]:
         info = self.a.cve(running_row["cve"])
@@ -1646,6 +1825,11 @@ class _HostAssessment:
 # =========================================================================================
 # risk score and fail_on
 # =========================================================================================
+
+
+def _slot_key(row: dict[str, Any]) -> tuple[Any, ...]:
+    """Processes whose rows for one CVE have equal keys share one finding."""
+    return (row["status"], row["reason"], repr(sorted(row["evidence"].items())))
 
 
 def _score(findings: list[dict[str, Any]], copies: list[dict[str, Any]]) -> dict[str, Any]:

@@ -19,7 +19,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ansible_collections.patchwise.openssl.plugins.module_utils._openssl.errors import (
@@ -195,6 +195,86 @@ def _fleet_summary(
         ],
         "gate_exceeded_hosts": [r["host"] for r in rows if r["gate_exceeded"]],
     }
+
+
+def host_digest(result: Any) -> Any:
+    """The parts of one host assessment :func:`fleet_summary` reads, and nothing else.
+
+    ``fleet_summary`` gives the same summary for digests as for the full results; a fleet
+    summary built from thousands of host reports then holds a few hundred bytes per host
+    instead of every finding (each report is parsed, digested and dropped). Anything that is
+    not an assessment is returned as it is (the summary reports it as missing).
+    """
+    if not isinstance(result, dict) or "summary" not in result:
+        return result
+    risk = _dict(result.get("risk"))
+    findings = [
+        {"cve": f["cve"], "status": f.get("status"), "severity": f.get("severity")}
+        for f in _list(result.get("findings"))
+        if isinstance(f, dict)
+        and isinstance(f.get("cve"), str)
+        and f.get("status") in ("vulnerable", "unknown")
+    ]
+    return {
+        "summary": result["summary"],
+        "risk": {
+            "score": risk.get("score"),
+            "priority": risk.get("priority"),
+            "top": _list(risk.get("top"))[:3],
+        },
+        "facts": {"distro": _dict(result.get("facts")).get("distro")},
+        "copies": [
+            {"implementation": c.get("implementation"), "version": c.get("version")}
+            for c in _list(result.get("copies"))
+            if isinstance(c, dict)
+        ],
+        "gate": {"exceeded": _dict(result.get("gate")).get("exceeded")},
+        "warnings": _list(result.get("warnings")),
+        "database": result.get("database"),
+        "findings": findings,
+    }
+
+
+HOSTS_SUBDIR = "hosts"
+
+
+def host_report_path(report_dir: str, host: str) -> str:
+    """Where the report of ``host`` lives under ``report_dir``."""
+    return os.path.join(report_dir, HOSTS_SUBDIR, safe_filename(host) + ".json")
+
+
+def load_host_reports(
+    report_dir: str, hosts: Iterable[str], run_id: str | None = None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Read the host reports of ``hosts`` for :func:`fleet_summary`: (digests, missing).
+
+    Each report is parsed and reduced to its :func:`host_digest` at once. A host without a
+    readable report, or (with ``run_id``) with a report of another run, is missing, with why.
+    """
+    results: dict[str, Any] = {}
+    missing: dict[str, str] = {}
+    enabled = gc.isenabled()
+    gc.disable()  # parsed reports are acyclic and dropped at once: nothing to collect
+    try:
+        for host in dict.fromkeys(hosts):
+            path = host_report_path(report_dir, host)
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    data = json.load(handle)
+            except FileNotFoundError:
+                missing[host] = "no host report (host failed or was unreachable)"
+                continue
+            except (OSError, ValueError) as exc:
+                missing[host] = f"unreadable host report {path}: {exc}"
+                continue
+            if run_id and isinstance(data, dict) and data.get("run_id") != run_id:
+                missing[host] = "host report is from an earlier run (host failed or unreachable)"
+                continue
+            results[host] = host_digest(data)
+    finally:
+        if enabled:
+            gc.enable()
+    return results, missing
 
 
 def _collect_cves(acc: dict[str, dict[str, Any]], host: str, result: dict[str, Any]) -> None:
