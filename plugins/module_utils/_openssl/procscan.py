@@ -973,7 +973,7 @@ class Scanner:
         own.add(int(self.self_pid))
         pids = self._pids()
         self.pids_seen = len(pids)
-        processes = self._examine_all(pids, own)
+        processes = sorted(self._examine_all(pids, own), key=lambda p: p["pid"])
         if self.own_tree:
             processes, dropped = self._without_own_tree(processes, own)
             self.own_excluded = sorted(self.own_excluded + dropped)
@@ -986,10 +986,9 @@ class Scanner:
         if self._check_errors:
             self.warnings.append(
                 f"inode check skipped for {len(self._check_errors)} mapped librar(y/ies), "
-                f"first: {self._check_errors[0]}"
+                f"first: {min(self._check_errors, key=lambda e: int(e.split(' ', 1)[0]))}"
             )
         self._mark_exited(processes)
-        processes.sort(key=lambda p: p["pid"])
         return {
             "processes": processes,
             "unreadable": sorted(self.unreadable, key=lambda u: u["pid"]),
