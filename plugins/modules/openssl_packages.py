@@ -375,7 +375,15 @@ class Operation:
 
     def _failed_upgrade(self, error: str) -> None:
         """Report what the package manager left behind, then fail (the caller rolls back)."""
-        rows = {p["name"]: p for p in self.mgr.installed() if p["name"] in self.result["before"]}
+        point = self.result["rollback_point"].get("run_id")
+        try:
+            installed = self.mgr.installed()
+        except PatchwiseError as exc:
+            self.fail(
+                f"the upgrade failed: {error}; the package database cannot be read now ({exc}); "
+                f"rollback point {point} holds the versions from before"
+            )
+        rows = {p["name"]: p for p in installed if p["name"] in self.result["before"]}
         self.result["after"] = {name: rows[name]["version"] for name in rows}
         states = {name: row.get("status", "ii") for name, row in rows.items()}
         self.result["after_states"] = states
@@ -384,7 +392,6 @@ class Operation:
             for name in sorted(rows)
             if rows[name]["version"] != self.result["before"][name] or states[name] != "ii"
         ]
-        point = self.result["rollback_point"].get("run_id")
         if not moved:
             self.fail(f"the upgrade failed before any package changed: {error}")
         self.fail(

@@ -121,9 +121,11 @@ def host(monkeypatch, tmp_path):
         argv = list(argv)
         state["calls"].append(argv)
         if argv[0] == "dpkg-query":
-            return 0, state["installed"], ""
+            return state.get("query", (0, state["installed"], ""))
         if argv[:2] == ["apt-get", "install"]:
             state["installed"] = state["after_install"]
+            if "query_after_install" in state:
+                state["query"] = state["query_after_install"]
             return state["install"]
         for prefix, answer in _answers():
             if argv[: len(prefix)] == prefix:
@@ -247,3 +249,16 @@ def test_an_earlier_attempts_rollback_point_is_kept(host, capsys, tmp_path):
         {"name": p["name"], "version": p["version"]} for p in first["rollback_point"]["packages"]
     ]
     assert any("already existed" in w for w in again["warnings_list"])
+
+
+def test_upgrade_failure_with_an_unreadable_package_database(host, capsys, tmp_path):
+    host["install"] = (100, "", "E: Sub-process /usr/bin/dpkg returned an error code (1)")
+    host["query_after_install"] = (2, "", "dpkg-query: error: parsing file '/var/lib/dpkg/status'")
+    out = _run({"run_id": "r1", "rollback_dir": str(tmp_path / "rb")}, capsys)
+    assert out["failed"] is True
+    assert out["msg"].startswith(
+        "the upgrade failed: apt-get install failed (rc=100): E: Sub-process /usr/bin/dpkg "
+        "returned an error code (1); the package database cannot be read now (dpkg-query "
+        "failed (rc=2): dpkg-query: error: parsing file"
+    )
+    assert out["msg"].endswith("rollback point r1 holds the versions from before")
