@@ -104,8 +104,13 @@ sanity: venv-test  ## ansible-test sanity, no ignore files, from an ansible_coll
 	  | tar --null --ignore-failed-read -T - -cf - 2>/dev/null | tar -C $(SANITY_TREE) -xf -
 	@cd $(SANITY_TREE) && $(BIN)/ansible-test sanity --venv --python 3.11 --color no
 
-unit: venv-test collection-link  ## Unit and property tests (pytest + hypothesis).
-	@PYTHONPATH=$(COLLECTIONS) $(BIN)/python -m pytest -q -n 2 tests/unit
+# The run fails when its property tests executed fewer generated inputs than
+# PATCHWISE_MIN_EXAMPLES (counted by tests/unit/conftest.py); PATCHWISE_PROPERTY_SCALE=N runs
+# N times as many.
+PATCHWISE_MIN_EXAMPLES ?= 100000
+unit: venv-test collection-link  ## Unit and property tests (pytest + hypothesis, >= 100,000 inputs).
+	@PYTHONPATH=$(COLLECTIONS) PATCHWISE_MIN_EXAMPLES=$(PATCHWISE_MIN_EXAMPLES) \
+	  $(BIN)/python -m pytest -q -n 2 tests/unit
 
 package: venv-test  ## Build and install the tarball; ansible-doc every plugin; run its modules.
 	@$(BIN)/python tests/tools/check_package.py

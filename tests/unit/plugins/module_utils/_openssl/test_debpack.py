@@ -173,7 +173,7 @@ def test_ar_roundtrip():
     assert debpack.read_ar(debpack.write_ar(members, 0)) == members
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=settings().max_examples // 5)
 @given(st.text(max_size=300))
 def test_status_parser_raises_only_its_error(text):
     try:
@@ -183,7 +183,7 @@ def test_status_parser_raises_only_its_error(text):
     assert fields
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=settings().max_examples // 5)
 @given(st.binary(max_size=200))
 def test_read_ar_raises_only_its_error(blob):
     with contextlib.suppress(debpack.RepackError):

@@ -15,8 +15,6 @@ from ansible_collections.patchwise.openssl.plugins.module_utils._openssl.errors 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-# PATCHWISE_PROPERTY_SCALE=5 runs every property test with 5x the examples (>= 2,500 each).
-SCALE = int(os.environ.get("PATCHWISE_PROPERTY_SCALE", "1"))
 FIX = Path(__file__).parents[3] / "fixtures" / "facts" / "elf" / "libcrypto-fixture.so.10"
 HOST_LIBCRYPTO = "/usr/lib/x86_64-linux-gnu/libcrypto.so.3"
 
@@ -100,7 +98,6 @@ def test_host_libcrypto_matches_readelf() -> None:
     assert f"Build ID: {info['build_id']}" in out.stdout
 
 
-@settings(max_examples=1500 * SCALE, deadline=None)
 @given(st.binary(max_size=400))
 def test_property_random_bytes_after_magic(tail: bytes) -> None:
     fh = io.BytesIO(b"\x7fELF" + tail)
@@ -111,7 +108,7 @@ def test_property_random_bytes_after_magic(tail: bytes) -> None:
     assert info["elf_class"] in (32, 64)
 
 
-@settings(max_examples=800 * SCALE, deadline=None)
+@settings(max_examples=settings().max_examples * 4 // 5)
 @given(st.integers(min_value=0, max_value=13999), st.binary(min_size=1, max_size=8))
 def test_property_corrupted_real_file(offset: int, patch: bytes) -> None:
     data = bytearray(FIX.read_bytes())

@@ -11,14 +11,10 @@ for kcarectl (objects with "pid", "comm", "buildid", "cve").
 from __future__ import annotations
 
 import json
-import os
 
 from ansible_collections.patchwise.openssl.plugins.module_utils._openssl import livepatch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-# PATCHWISE_PROPERTY_SCALE=5 runs every property test with 5x the examples (>= 2,500 each).
-SCALE = int(os.environ.get("PATCHWISE_PROPERTY_SCALE", "1"))
 
 RED, RESET = "\x1b[31m", "\x1b[0m"
 
@@ -150,7 +146,6 @@ def test_gather_with_tools() -> None:
     assert warnings == []
 
 
-@settings(max_examples=1500 * SCALE, deadline=None)
 @given(
     st.lists(
         st.one_of(
@@ -165,7 +160,7 @@ def test_property_text_parsers(lines: list[str]) -> None:
         assert isinstance(rec["pid"], int)
 
 
-@settings(max_examples=500 * SCALE, deadline=None)
+@settings(max_examples=settings().max_examples // 2)
 @given(
     st.recursive(
         st.none() | st.booleans() | st.integers() | st.text(max_size=10),

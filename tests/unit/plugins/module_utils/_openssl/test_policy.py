@@ -3,15 +3,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from ansible_collections.patchwise.openssl.plugins.module_utils._openssl import policy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-# PATCHWISE_PROPERTY_SCALE=5 runs every property test with 5x the examples (>= 2,500 each).
-SCALE = int(os.environ.get("PATCHWISE_PROPERTY_SCALE", "1"))
 FIX = Path(__file__).parents[3] / "fixtures" / "facts" / "policy"
 FLAGS = "gcc -fPIC -DOPENSSL_TLS_SECURITY_LEVEL=2 -O2"
 
@@ -89,7 +86,7 @@ def test_include_directory_and_loop() -> None:
     assert any("loop" in w for w in warnings)
 
 
-@settings(max_examples=1500 * SCALE, deadline=None)
+@settings(max_examples=settings().max_examples * 3 // 2)
 @given(st.text(max_size=400))
 def test_property_conf(text: str) -> None:
     sections = policy.parse_conf("/x.cnf", {"/x.cnf": text}.get, _no_dir, [])

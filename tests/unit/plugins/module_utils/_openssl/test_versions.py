@@ -335,7 +335,7 @@ def versions(draw):
     return text, ref
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=settings().max_examples * 3 // 10)
 @given(st.lists(versions(), min_size=2, max_size=12))
 def test_order_matches_reference_key(items):
     by_version = sorted(items, key=lambda item: V(item[0]))
@@ -343,7 +343,7 @@ def test_order_matches_reference_key(items):
     assert [item[1] for item in by_version] == [item[1] for item in by_ref]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=settings().max_examples * 3 // 10)
 @given(versions(), versions(), versions())
 def test_total_order_laws(a, b, c):
     va, vb, vc = V(a[0]), V(b[0]), V(c[0])
@@ -358,7 +358,7 @@ def test_total_order_laws(a, b, c):
         assert hash(va) == hash(vb)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=settings().max_examples * 3 // 10)
 @given(versions())
 def test_round_trip(item):
     version = V(item[0])
@@ -369,7 +369,7 @@ def test_round_trip(item):
     assert again.fips_suffix == version.fips_suffix
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=settings().max_examples // 2)
 @given(st.text(max_size=80))
 def test_garbage_only_raises_version_error(text):
     try:
@@ -383,7 +383,7 @@ def test_garbage_only_raises_version_error(text):
 NEAR_MISS = r"[0-9]\.[0-9]{1,2}\.[0-9]{1,2}[a-z]{0,3}(-[a-z]{1,6}[0-9]?)?"
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=settings().max_examples * 3 // 10)
 @given(st.from_regex(NEAR_MISS, fullmatch=True))
 def test_near_miss_strings_only_raise_version_error(text):
     try:

@@ -117,7 +117,7 @@ def test_not_json(tmp_path):
         vulndb.load_db(target)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=settings().max_examples // 10)
 @given(st.binary(max_size=200))
 def test_garbage_database_only_raises_database_error(blob):
     with pytest.raises(DatabaseError):
@@ -205,7 +205,7 @@ def test_plain_dict_database_is_accepted(db):
         vulndb.cves_affecting(broken, "1.0.1f")
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=settings().max_examples // 5)
 @given(
     st.sampled_from(["0.9.8", "1.0.1", "1.0.2", "1.1.1"]),
     st.sampled_from(["", "a", "k", "u", "y", "za", "zh", "zz"]),

@@ -453,7 +453,7 @@ def test_corrupt_legacy_xml(tmp_path, text, message):
         build(legacy=bad)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=settings().max_examples // 16)
 @given(st.binary(max_size=300))
 def test_garbage_legacy_xml_only_raises_database_error(tmp_path_factory, blob):
     bad = tmp_path_factory.mktemp("xml") / "vulnerabilities.xml"
@@ -467,7 +467,7 @@ def test_garbage_legacy_xml_only_raises_database_error(tmp_path_factory, blob):
     assert isinstance(issues, dict) and len(sha) == 64
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=settings().max_examples // 12)
 @given(st.text(max_size=200))
 def test_garbage_advisory_text_never_raises(text):
     facts = vb.advisory_facts(text)
