@@ -4,7 +4,10 @@
 
 Rebuilds the vulnerability database on the controller from a copy of openssl/release-metadata:
 a local directory, a git URL (``git clone --depth 1``) or an https tarball (``open_url``).
-Fetched content is only read as data, never executed.
+Fetched content is only read as data, never executed: a tarball's ``.git`` directories are not
+extracted and git never runs inside an extracted tarball (a repository configuration can name
+programs git runs, for example ``gpg.program`` with ``log.showSignature``). Credentials in a
+URL (``https://user:token@host/...``) never appear in a message.
 """
 
 from __future__ import annotations
@@ -33,7 +36,14 @@ from ansible_collections.patchwise.openssl.plugins.module_utils._openssl.errors 
 
 MAX_TARBALL_BYTES = 64 * 1024 * 1024
 MAX_MEMBERS = 20000
-_GIT_URL = re.compile(r"^(git\+)?(https://|ssh://|git@|git://|file://).*|.*\.git/?$")
+_GIT_URL = re.compile(r"^(git\+)?(https://|ssh://|git@|file://).*|.*\.git/?$")
+_TARBALL_URL = re.compile(r"^https://.*\.(tar\.gz|tgz|tar\.xz|tar\.bz2|tar)(\?.*)?$")
+_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@")
+
+
+def redact(text: str) -> str:
+    """``text`` with the user and password of every URL in it replaced by ``***``."""
+    return _URL_CREDENTIALS.sub(r"\1***@", text)
 
 ARGUMENT_SPEC = {
     "src": {"type": "str", "required": True},
@@ -89,7 +99,7 @@ def clone_git(url: str, work: Path, run: Callable[..., tuple[int, str, str]], ti
     ]
     rc, _out, err = run(argv, timeout)
     if rc != 0:
-        raise PatchwiseError(f"git clone of {url} failed (rc={rc}): {err.strip()[:500]}")
+        raise PatchwiseError(redact(f"git clone of {url} failed (rc={rc}): {err.strip()[:500]}"))
     return target
 
 
@@ -101,6 +111,8 @@ def _safe_members(archive: tarfile.TarFile, dest: Path) -> list[tarfile.TarInfo]
         name = member.name
         if name.startswith(("/", "\\")) or ".." in Path(name).parts:
             raise PatchwiseError(f"tarball member with an unsafe path: {name!r}")
+        if ".git" in (part.lower() for part in Path(name).parts):
+            continue  # repository data (configuration naming programs) is never extracted
         if member.isdir() or member.isfile():
             if not (dest / name).resolve().is_relative_to(dest.resolve()):
                 raise PatchwiseError(f"tarball member outside the target: {name!r}")
@@ -142,12 +154,12 @@ def download(url: str, work: Path, timeout: int) -> Path:
             while chunk := response.read(1024 * 1024):
                 total += len(chunk)
                 if total > MAX_TARBALL_BYTES:
-                    raise PatchwiseError(f"{url}: larger than {MAX_TARBALL_BYTES} bytes")
+                    raise PatchwiseError(redact(f"{url}: larger than {MAX_TARBALL_BYTES} bytes"))
                 stream.write(chunk)
     except PatchwiseError:
         raise
     except Exception as exc:  # open_url raises many types (URLError, HTTPError, ssl, socket)
-        raise PatchwiseError(f"download of {url} failed: {exc}") from exc
+        raise PatchwiseError(redact(f"download of {url} failed: {exc}")) from exc
     return target
 
 
@@ -158,13 +170,15 @@ def fetch_source(
     local = Path(os.path.expanduser(src))
     if local.is_dir():
         return local, {}
-    if re.match(r"^https://.*\.(tar\.gz|tgz|tar\.xz|tar\.bz2|tar)(\?.*)?$", src):
+    if src.lower().startswith(("http://", "git://", "git+http://", "git+git://")):
+        raise PatchwiseError(
+            redact(f"{src}: unencrypted transports are refused; use https, ssh or a local copy")
+        )
+    if _TARBALL_URL.match(src):
         return extract_tarball(download(src, work, timeout), work)
     if _GIT_URL.match(src):
         return clone_git(src, work, run, timeout), {}
-    if src.startswith("http://"):
-        raise PatchwiseError(f"{src}: plain http is refused; use https or a local copy")
-    raise PatchwiseError(f"{src}: not a directory, a git URL or an https tarball URL")
+    raise PatchwiseError(redact(f"{src}: not a directory, a git URL or an https tarball URL"))
 
 
 def _read_current(dest: Path, warnings: list[str]) -> dict[str, Any] | None:
@@ -189,12 +203,15 @@ def update_database(
     collection_root = Path(vulndb.__file__).resolve().parents[3]
     with tempfile.TemporaryDirectory(prefix="vulndb-update-") as tmp:
         root, fetched = fetch_source(params["src"], Path(tmp), run, timeout)
+        # git reads the configuration of the repository it runs in: never in an extracted
+        # tarball (its provenance comes from the archive or SOURCES.txt)
+        git_ok = not _TARBALL_URL.match(params["src"])
         db, build_warnings = vulndb_build.build_db(
             root,
             params.get("legacy_xml"),
             commit=params.get("commit") or fetched.get("commit"),
             commit_date=params.get("commit_date") or fetched.get("commit_date"),
-            run=lambda argv: run(argv, timeout),
+            run=(lambda argv: run(argv, timeout)) if git_ok else None,
             generator_version=vulndb_build.collection_version(collection_root),
         )
     warnings.extend(build_warnings)

@@ -27,6 +27,10 @@ options:
       - Provenance (commit and date) comes from the git checkout, a C(SOURCES.txt) file in or
         next to the directory, the tarball's pax header and member times, or O(commit) and
         O(commit_date).
+      - Unencrypted transports (C(http://), C(git://)) are refused. A tarball's C(.git)
+        directories are not extracted and git never runs in an extracted tarball.
+      - User and password in the URL never appear in messages; prefer an SSH key or a
+        credential helper of git to a token in the URL (task arguments show in verbose output).
     type: str
     required: true
   dest:

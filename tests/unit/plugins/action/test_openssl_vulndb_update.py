@@ -157,7 +157,9 @@ def test_missing_destination_directory(tmp_path, meta):
 @pytest.mark.parametrize(
     ("src", "message"),
     [
-        ("http://example.invalid/x.tar.gz", "plain http is refused"),
+        ("http://example.invalid/x.tar.gz", "unencrypted transports are refused"),
+        ("git://example.invalid/release-metadata.git", "unencrypted transports are refused"),
+        ("http://example.invalid/release-metadata.git", "unencrypted transports are refused"),
         ("/nonexistent/dir", "not a directory, a git URL"),
     ],
 )
@@ -269,6 +271,85 @@ def test_tarball_links_are_skipped(tmp_path, meta):
     assert (root / "secjson" / "CVE-2014-0160.json").is_file()
     assert not (root / "secjson" / "link.json").exists()
     assert provenance["commit"] == "a" * 40
+
+
+def _signed_repository(path: Path, marker: Path) -> None:
+    """A git repository whose configuration makes ``git log`` run a program (gpg.program with
+    log.showSignature) and whose last commit carries a signature, as a tarball could ship it."""
+    fake_gpg = path.parent / "fake-gpg.sh"
+    fake_gpg.write_text(
+        "#!/bin/sh\necho '-----BEGIN PGP SIGNATURE-----'\necho iQ\n"
+        "echo '-----END PGP SIGNATURE-----'\necho '[GNUPG:] SIG_CREATED D 1 8 00 1 AB' >&2\n"
+    )
+    evil = path.parent / "evil.sh"
+    evil.write_text(f"#!/bin/sh\ntouch {marker}\nexit 1\n")
+    for script in (fake_gpg, evil):
+        script.chmod(0o755)
+    git = ["git", "-C", str(path), "-c", "user.email=a@b.invalid", "-c", "user.name=a"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "-c", f"gpg.program={fake_gpg}", "-c", "user.signingkey=AB", "commit",
+                    "-q", "--allow-empty", "-S", "-m", "signed"], check=True)
+    for key, value in (("log.showSignature", "true"), ("gpg.program", str(evil))):
+        subprocess.run([*git, "config", key, value], check=True)
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_fetched_repository_configuration_never_runs(tmp_path, meta, monkeypatch):
+    """A tarball that carries a .git directory whose configuration names a program: the
+    program does not run (git is not run in extracted content, .git is not extracted), the
+    database is built from the data alone. The same repository in a local copy would run it
+    (checked first, so the test proves something)."""
+    marker = tmp_path / "EXECUTED"
+    _signed_repository(meta, marker)
+    subprocess.run(["git", "-C", str(meta), "log", "-1", "--format=%H"], capture_output=True,
+                   check=False)
+    assert marker.exists(), "the planted configuration does not run a program: test is void"
+    marker.unlink()
+    blob = make_tarball(meta, commit="")  # no pax commit: provenance must come from elsewhere
+    monkeypatch.setattr(action, "open_url", lambda url, **kwargs: io.BytesIO(blob))
+    with pytest.raises(PatchwiseError, match="provenance unknown"):
+        action.update_database(
+            {"src": "https://example.invalid/release-metadata.tar.gz",
+             "dest": str(tmp_path / "db.json")},
+            False,
+        )
+    assert not marker.exists()
+    result = action.update_database(
+        {"src": "https://example.invalid/release-metadata.tar.gz",
+         "dest": str(tmp_path / "db.json"), "commit": "b" * 40,
+         "commit_date": "2026-07-01T10:00:00+00:00"},
+        False,
+    )
+    assert result["changed"] and not marker.exists()
+    work = tmp_path / "work"
+    work.mkdir()
+    path = tmp_path / "repo.tar.gz"
+    path.write_bytes(blob)
+    root, _provenance = action.extract_tarball(path, work)
+    assert not (root / ".git").exists()
+
+
+@pytest.mark.parametrize(
+    "src",
+    [
+        "https://reader:s3cret@example.invalid/release-metadata.tar.gz",
+        "https://oauth2:s3cret@example.invalid/openssl/release-metadata.git",
+        "git://reader:s3cret@example.invalid/release-metadata.git",
+    ],
+)
+def test_credentials_in_the_url_never_appear_in_messages(tmp_path, monkeypatch, src):
+    def refuse(url, **kwargs):
+        raise OSError(f"connection to {url} refused")
+
+    monkeypatch.setattr(action, "open_url", refuse)
+    with pytest.raises(PatchwiseError) as info:
+        action.update_database(
+            {"src": src, "dest": str(tmp_path / "db.json")},
+            False,
+            lambda argv, timeout=120: (128, "", f"fatal: unable to access '{argv[-2]}'"),
+        )
+    assert "s3cret" not in str(info.value) and "reader" not in str(info.value)
+    assert "***@example.invalid" in str(info.value)
 
 
 def test_corrupt_tarball(tmp_path):
