@@ -14,7 +14,7 @@ import time
 
 LOCK = "/var/lib/dpkg/lock-frontend"
 STOP = "/run/pw-lock-holder.stop"
-MAX_SECONDS = 150
+MAX_SECONDS = 600
 
 
 def main() -> None:
