@@ -13,7 +13,6 @@ URL (``https://user:token@host/...``) never appear in a message.
 from __future__ import annotations
 
 import datetime
-import json
 import os
 import re
 import shutil
@@ -185,10 +184,14 @@ def _read_current(dest: Path, warnings: list[str]) -> dict[str, Any] | None:
     if not dest.exists():
         return None
     try:
-        return json.loads(dest.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        current = vulndb.parse_db(dest.read_bytes(), str(dest))
+    except OSError as exc:
         warnings.append(f"{dest}: current database unreadable ({exc}); it will be replaced")
         return None
+    except PatchwiseError as exc:  # not JSON, or not a database: nothing to compare with
+        warnings.append(f"{dest}: current database unreadable ({exc}); it will be replaced")
+        return None
+    return dict(current)
 
 
 def update_database(

@@ -149,6 +149,18 @@ def test_unreadable_current_database_is_replaced_with_warning(tmp_path, meta):
     assert json.loads(dest.read_text())["format"] == 1
 
 
+@pytest.mark.parametrize(
+    "content", ['["a", "list"]', '{"format": 1, "source": [], "cves": {"x": 1}}', "[" * 5000]
+)
+def test_current_database_of_another_shape_is_replaced_with_warning(tmp_path, meta, content):
+    dest = tmp_path / "db.json"
+    dest.write_text(content)
+    result = update(meta, dest)
+    assert result["changed"] is True
+    assert "current database unreadable" in result["warnings"][0]
+    assert json.loads(dest.read_text())["format"] == 1
+
+
 def test_missing_destination_directory(tmp_path, meta):
     with pytest.raises(PatchwiseError, match="does not exist"):
         update(meta, tmp_path / "nowhere" / "db.json")
