@@ -161,6 +161,7 @@ def rollout(
 
 
 PLAN_TASK = "Ask the package manager what would change (check mode, nothing is installed)"
+WOULD_CHANGE_TASK = "Would patch, refresh and verify this host (check mode; the plan is recorded)"
 
 
 def test_check_mode_job_succeeds_and_changes_nothing(rollout):
@@ -170,14 +171,15 @@ def test_check_mode_job_succeeds_and_changes_nothing(rollout):
     stats = job.runner.stats
     assert stats["failures"] == {} and stats["dark"] == {}
     assert set(stats["processed"]) == {"localhost", *STAGING, *PRODUCTION}
-    # The only "changed" results are check mode's "would change" of the package plan, one per
-    # host; no other task reports a change (the record writer reports changed: false).
+    # The only "changed" results are check mode's "would change" of each host the schedule
+    # would patch; no other task reports a change (the package plan is a question and the
+    # record writer reports changed: false).
     changed = [
         (e["event_data"]["host"], e["event_data"]["task"])
         for e in job.events
         if e["event"] == "runner_on_ok" and e["event_data"]["res"].get("changed")
     ]
-    assert sorted(changed) == sorted((h, PLAN_TASK) for h in (*STAGING, *PRODUCTION))
+    assert sorted(changed) == sorted((h, WOULD_CHANGE_TASK) for h in (*STAGING, *PRODUCTION))
     assert stats["changed"] == dict.fromkeys((*STAGING, *PRODUCTION), 1)
     # independently of Ansible: the host's package database is unchanged
     assert before == after
