@@ -41,13 +41,18 @@ _GONE = (errno.ENOENT, errno.ESRCH)
 _DENIED = (errno.EACCES, errno.EPERM)
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _READ_SIZE = 1 << 17
+# /proc files the kernel hands over whole in one read when the buffer is large enough (one
+# seq_file record, or cmdline's page loop): a short read is the end, no read to confirm it.
+# Not maps or the socket tables: their reads stop at a page of records.
+_ONE_READ = frozenset(("status", "cmdline", "stat", "comm", "cgroup"))
 TCP_LISTEN = "0A"
 UDP_UNCONNECTED = "07"
 # fd tables up to this size are read as links 0..n-1 when the kernel reports the count
 DENSE_FDS = 64
 # bound of every parent-chain walk
 MAX_DEPTH = 64
-# /proc is read by up to this many threads (the kernel work runs outside the GIL) ...
+# /proc is read by up to this many threads (the kernel work runs outside the GIL), as many as
+# the host has idle CPUs (CPUs less the 1-minute load average) ...
 MAX_WORKERS = 4
 # ... when there are at least this many processes per thread
 PIDS_PER_WORKER = 256
@@ -287,7 +292,7 @@ class ProcReader:
         fd = os.open(f"{self.root}/{'/'.join(parts)}", os.O_RDONLY | _O_CLOEXEC)
         try:
             chunk = os.read(fd, _READ_SIZE)
-            if not chunk:
+            if not chunk or (len(chunk) < _READ_SIZE and parts[-1] in _ONE_READ):
                 return chunk
             chunks = [chunk]
             while True:
@@ -561,19 +566,25 @@ class Scanner:
                 out.append(proc)
 
     def _worker_count(self, pids: int) -> int:
+        """Threads only where there are CPUs to spare: on a busy host more threads only wait for
+        each other (and a facts run must not take a production host's CPUs)."""
         if self.workers is not None:
             return max(1, self.workers)
         try:
             cpus = len(os.sched_getaffinity(0))
         except (AttributeError, OSError):
             cpus = os.cpu_count() or 1
-        return max(1, min(MAX_WORKERS, cpus, pids // PIDS_PER_WORKER))
+        try:
+            spare = round(cpus - os.getloadavg()[0])
+        except OSError:
+            spare = 1
+        return max(1, min(MAX_WORKERS, spare, pids // PIDS_PER_WORKER))
 
     def _examine_all(self, pids: list[str], own: set[int]) -> list[dict[str, Any]]:
-        """Phases 1 and 2 over every pid, split over threads on a large host: each thread
-        spends most of its time in ``/proc`` reads, which run outside the GIL. The caches the
-        threads share are plain dicts (a race only computes an entry twice); the socket
-        tables are read under a lock."""
+        """Phases 1 and 2 over every pid, split over threads on a large host with idle CPUs:
+        each thread spends most of its time in ``/proc`` reads, which run outside the GIL.
+        The caches the threads share are plain dicts (a race only computes an entry twice);
+        the socket tables are read under a lock."""
         workers = self._worker_count(len(pids))
         # lazily computed state every thread reads
         self._root_identity()
