@@ -86,8 +86,9 @@ test: venv-test  ## Run everything: ruff, ansible-lint, sanity, unit, package, r
 	done; \
 	echo; echo "===== make test: all steps passed in $$(( $$(date +%s) - start )) s"
 
-bench: venv-test  ## Run the benchmarks under benchmarks/ and print the ratio table.
-	@$(BIN)/python benchmarks/run.py
+# BENCH_QUICK=1: smaller sizes and fewer rounds, a few minutes (benchmarks/run.py --quick).
+bench: venv-test  ## Run the benchmarks under benchmarks/ and print the ratio table (BENCH_QUICK=1: quick).
+	@$(BIN)/python benchmarks/run.py $(if $(BENCH_QUICK),--quick)
 
 # --- building blocks of `make test` -----------------------------------------------------------
 

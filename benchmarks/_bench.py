@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -176,6 +177,50 @@ def containers(
         yield names
     finally:
         remove_containers(names)
+
+
+def cgroup_cpu_files(names: Sequence[str]) -> list[Path]:
+    """The CPU accounting file of each container's cgroup (v1 cpuacct or v2 cpu.stat).
+
+    Empty when podman does not say or the files are not readable: callers then report no
+    container CPU rather than a wrong one.
+    """
+    proc = run(["podman", "inspect", "--format", "{{.State.CgroupPath}}", *names], check=False)
+    files = []
+    for line in proc.stdout.split():
+        rel = line.strip().lstrip("/")
+        for candidate in (
+            Path("/sys/fs/cgroup/cpuacct") / rel / "cpuacct.usage",
+            Path("/sys/fs/cgroup") / rel / "cpu.stat",
+        ):
+            if candidate.is_file():
+                files.append(candidate)
+                break
+    return files if len(files) == len(names) else []
+
+
+def cgroup_cpu_seconds(files: Sequence[Path]) -> float | None:
+    """CPU seconds used so far by the processes of the given cgroups (None when unknown)."""
+    if not files:
+        return None
+    total = 0.0
+    try:
+        for path in files:
+            text = path.read_text(encoding="ascii")
+            if path.name == "cpuacct.usage":
+                total += int(text) / 1e9
+            else:
+                usage = [ln.split()[1] for ln in text.splitlines() if ln.startswith("usage_usec")]
+                total += int(usage[0]) / 1e6
+    except (OSError, ValueError, IndexError):
+        return None
+    return total
+
+
+def children_cpu_seconds() -> float:
+    """User + system CPU of every waited-for descendant of this process so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def apt_repo_dir(major: str = "12") -> Path:

@@ -18,7 +18,9 @@ the child's ru_maxrss; tracemalloc gives the peak of Python allocations during t
 from __future__ import annotations
 
 import json
+import os
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -125,8 +127,11 @@ def make_hosts(bases: dict[str, str], count: int, worker: int, workers: int) -> 
 
 
 # Runs in a fresh interpreter per measurement. Facts are generated first (not timed); then
-# one Assessor assesses this worker's hosts (the action plugin keeps one per process), each
-# host report is rendered (what the action plugin writes), and the fleet summary is built.
+# each worker assesses its hosts with one Assessor (assess_many: the batch path), renders every
+# host report as the action plugin does (render_host_json) and writes it to a report directory
+# (tmpfs when there is one: the disk is not what is measured). The parent then builds the fleet
+# summary the way the plugin's summarize step does: load_host_reports (each report parsed and
+# digested) + fleet_summary + the JSON, Markdown and HTML renderings.
 CHILD = r"""
 import json, resource, sys, time, tracemalloc
 from multiprocessing import Pool
@@ -137,7 +142,7 @@ from ansible_collections.patchwise.openssl.plugins.module_utils._openssl import 
     assess, report, vulndb)
 
 def work(job):
-    bases_path, count, worker, workers, today, trace = job
+    bases_path, count, worker, workers, today, trace, report_dir = job
     with open(bases_path) as handle:
         bases = json.load(handle)
     hosts = ca.make_hosts(bases, count, worker, workers)
@@ -145,31 +150,33 @@ def work(job):
         tracemalloc.start()
     start, cpu = time.perf_counter(), time.process_time()
     assessor = assess.Assessor(vulndb.load_db(), today)
-    results = {name: assessor.assess(facts, name) for name, facts in hosts.items()}
+    results = assessor.assess_many(hosts)
     assessed, assessed_cpu = time.perf_counter() - start, time.process_time() - cpu
-    size = sum(len(report.render_host_json(r)) for r in results.values())
+    size = 0
+    for name, result in results.items():
+        text = report.render_host_json(result)
+        size += len(text)
+        with open(report.host_report_path(report_dir, name), "w", encoding="utf-8") as out:
+            out.write(text)
     rendered, rendered_cpu = time.perf_counter() - start, time.process_time() - cpu
     peak = tracemalloc.get_traced_memory()[1] if trace else None
-    keys = ("summary", "risk", "findings", "copies", "warnings", "host", "database", "gate")
-    light = {n: {k: r.get(k) for k in keys} for n, r in results.items()}
     return {"assess_s": assessed, "assess_cpu_s": assessed_cpu, "render_s": rendered - assessed,
-            "render_cpu_s": rendered_cpu - assessed_cpu, "peak": peak, "light": light,
-            "bytes": size, "maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+            "render_cpu_s": rendered_cpu - assessed_cpu, "peak": peak, "bytes": size,
+            "maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
             "processes": sum(len(f["processes"]) for f in hosts.values())}
 
 bases_path, count, workers = sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
-today, trace = sys.argv[6], sys.argv[7] == "1"
-jobs = [(bases_path, count, w, workers, today, trace) for w in range(workers)]
+today, trace, report_dir = sys.argv[6], sys.argv[7] == "1", sys.argv[8]
+jobs = [(bases_path, count, w, workers, today, trace, report_dir) for w in range(workers)]
 if workers == 1:
     parts = [work(jobs[0])]
 else:
     with Pool(workers) as pool:
         parts = pool.map(work, jobs)
-results = {}
-for part in parts:
-    results.update(part.pop("light"))
 t, c = time.perf_counter(), time.process_time()
-summary = report.fleet_summary(results, generated_at=today)
+names = [f"host{i:05d}" for i in range(count)]
+digests, missing = report.load_host_reports(report_dir, names)
+summary = report.fleet_summary(digests, missing, generated_at=today)
 report.render_html(summary); report.render_markdown(summary); report.render_json(summary)
 print(json.dumps({
     "assess_s": max(p["assess_s"] for p in parts),
@@ -178,18 +185,90 @@ print(json.dumps({
     "render_cpu_s": max(p["render_cpu_s"] for p in parts),
     "summary_s": time.perf_counter() - t, "summary_cpu_s": time.process_time() - c,
     "maxrss_mib": max(p["maxrss"] for p in parts) / 1024,
+    "summary_maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     "tracemalloc_peak_mib": (parts[0]["peak"] or 0) / 2**20,
-    "hosts": len(results), "report_bytes": sum(p["bytes"] for p in parts),
+    "hosts": summary["hosts_assessed"], "missing": len(missing),
+    "report_bytes": sum(p["bytes"] for p in parts),
     "processes": sum(p["processes"] for p in parts),
-    "findings": sum(len(r["findings"]) for r in results.values()),
+    "findings": sum(summary["status_counts"].values()),
 }))
 """
 
+# The action plugin's path, as ansible runs it: the plugin module is imported in the
+# controller's main process (its import prepares the database and the default assessor), then
+# one worker is forked per host; each assesses its host, renders the report and writes it with
+# write_atomic. CPU per host = the forked children's CPU (fork, work, exit) / hosts.
+FORKED = r"""
+import json, os, resource, sys, tempfile, time
+sys.path.insert(0, sys.argv[1])
+sys.path.insert(0, sys.argv[2])
+import controller_assess as ca
+import ansible.plugins.action
+with open(sys.argv[3]) as handle:
+    bases = json.load(handle)
+hosts = ca.make_hosts(bases, int(sys.argv[4]), 0, 1)
+report_dir = sys.argv[5]
+cpu0 = time.process_time()
+from ansible_collections.patchwise.openssl.plugins.action import openssl_assess as plugin
+from ansible_collections.patchwise.openssl.plugins.module_utils._openssl import assess, report
+import_cpu = time.process_time() - cpu0
+
+def one(name, facts):
+    assessor = plugin._assessor(None, None, assess.DEFAULT_MAX_DB_AGE_DAYS)
+    result = assessor.assess(facts, name)
+    report.write_atomic(report.host_report_path(report_dir, name), report.render_host_json(result))
+
+before = resource.getrusage(resource.RUSAGE_CHILDREN)
+start = time.perf_counter()
+for name, facts in hosts.items():
+    pid = os.fork()
+    if pid == 0:
+        try:
+            one(name, facts)
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+wall = time.perf_counter() - start
+after = resource.getrusage(resource.RUSAGE_CHILDREN)
+cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+written = len(os.listdir(os.path.join(report_dir, report.HOSTS_SUBDIR)))
+print(json.dumps({"hosts": len(hosts), "written": written, "cpu_s": cpu, "wall_s": wall,
+                  "import_cpu_s": import_cpu}))
+"""
+
+
+def _report_dir(parent: str) -> str:
+    base = "/dev/shm" if Path("/dev/shm").is_dir() else None
+    path = tempfile.mkdtemp(prefix="pw-bench-controller-", dir=base or parent)
+    Path(path, "hosts").mkdir()
+    return path
+
 
 def _child(bases: Path, count: int, workers: int, trace: bool) -> dict[str, Any]:
-    argv = [sys.executable, "-c", CHILD, str(_bench.COLLECTIONS), str(_bench.BENCH_DIR)]
-    argv += [str(bases), str(count), str(workers), TODAY_ARG, "1" if trace else "0"]
-    return json.loads(_bench.run(argv, timeout=900).stdout)
+    report_dir = _report_dir(str(bases.parent))
+    try:
+        argv = [sys.executable, "-c", CHILD, str(_bench.COLLECTIONS), str(_bench.BENCH_DIR)]
+        argv += [str(bases), str(count), str(workers), TODAY_ARG, "1" if trace else "0"]
+        argv += [report_dir]
+        load = os.getloadavg()[0]
+        out = json.loads(_bench.run(argv, timeout=900).stdout)
+    finally:
+        shutil.rmtree(report_dir, ignore_errors=True)
+    out["load_1min"] = load
+    return out
+
+
+def _forked(bases: Path, count: int) -> dict[str, Any]:
+    report_dir = _report_dir(str(bases.parent))
+    try:
+        argv = [sys.executable, "-c", FORKED, str(_bench.COLLECTIONS), str(_bench.BENCH_DIR)]
+        argv += [str(bases), str(count), report_dir]
+        load = os.getloadavg()[0]
+        out = json.loads(_bench.run(argv, timeout=900).stdout)
+    finally:
+        shutil.rmtree(report_dir, ignore_errors=True)
+    out["load_1min"] = load
+    return out
 
 
 def _total(r: dict[str, Any], cpu: bool) -> float:
@@ -197,95 +276,108 @@ def _total(r: dict[str, Any], cpu: bool) -> float:
     return float(r["assess" + suffix] + r["render" + suffix] + r["summary" + suffix])
 
 
+def _measure(bases_path: Path, count: int, rounds: int) -> dict[int, list[dict[str, Any]]]:
+    """1 and 2 worker processes, interleaved (order swapped every round)."""
+    runs: dict[int, list[dict[str, Any]]] = {1: [], 2: []}
+    for rnd in range(rounds):
+        for workers in (1, 2) if rnd % 2 == 0 else (2, 1):
+            runs[workers].append(_child(bases_path, count, workers, False))
+        one, two = runs[1][-1], runs[2][-1]
+        _bench.log(
+            f"controller_assess round {rnd + 1}/{rounds}: 2 processes "
+            f"{_total(two, False):.2f}s wall ({_total(two, True):.2f}s CPU, load "
+            f"{two['load_1min']:.1f}), 1 process {_total(one, False):.2f}s wall "
+            f"({_total(one, True):.2f}s CPU, load {one['load_1min']:.1f})"
+        )
+    return runs
+
+
+def _loads(runs: list[dict[str, Any]]) -> str:
+    loads = [r["load_1min"] for r in runs]
+    return f"{min(loads):.1f}-{max(loads):.1f}"
+
+
 def run(args: Any) -> list[Row]:
     _bench.ensure_collection_link()
     sys.path.insert(0, str(_bench.COLLECTIONS))
     count = int(args.facts_hosts)
-    rounds = 3
+    rounds = int(getattr(args, "controller_rounds", 3))
+    sample = int(getattr(args, "forked_hosts", 300))
     with tempfile.TemporaryDirectory() as tmp:
         bases_path = Path(tmp) / "bases.json"
         bases = {major: json.dumps(_gather_base(major)) for major in ("11", "12", "13")}
         bases_path.write_text(json.dumps(bases))
-        one: list[dict[str, Any]] = []
-        two: list[dict[str, Any]] = []
-        for rnd in range(rounds):
-            order = [(1, one), (2, two)] if rnd % 2 == 0 else [(2, two), (1, one)]
-            for workers, bucket in order:
-                bucket.append(_child(bases_path, count, workers, False))
-            _bench.log(
-                f"controller_assess round {rnd + 1}/{rounds}: 2 processes "
-                f"{_total(two[-1], False):.2f}s wall ({_total(two[-1], True):.2f}s CPU), "
-                f"1 process {_total(one[-1], False):.2f}s wall ({_total(one[-1], True):.2f}s CPU)"
-            )
-        traced = _child(bases_path, min(count, 2000), 1, True)
+        runs = _measure(bases_path, count, rounds)
+        traced = _child(bases_path, min(count, 2000), 1, True) if rounds > 1 else None
+        forked = _forked(bases_path, sample) if sample > 0 else None
+    one, two = runs[1], runs[2]
     wall2 = [_total(r, False) for r in two]
     cpu2 = [_total(r, True) for r in two]
     wall1 = [_total(r, False) for r in one]
-    raw = {
+    first = one[0]
+    raw: dict[str, Any] = {
         "wall_2proc_s": _bench.summary(wall2),
         "cpu_2proc_busiest_s": _bench.summary(cpu2),
         "wall_1proc_s": _bench.summary(wall1),
         "assess_cpu_1proc_s": _bench.summary([r["assess_cpu_s"] for r in one]),
         "render_cpu_1proc_s": _bench.summary([r["render_cpu_s"] for r in one]),
-        "summary_cpu_s": _bench.summary([r["summary_cpu_s"] for r in one]),
+        "summary_cpu_s": _bench.summary([r["summary_cpu_s"] for r in one + two]),
+        "assess_only_2proc_wall_s": _bench.summary([r["assess_s"] for r in two]),
+        "assess_only_2proc_cpu_s": _bench.summary([r["assess_cpu_s"] for r in two]),
+        "load_1min": _bench.summary([r["load_1min"] for r in one + two]),
         "peak_rss_1proc_mib": round(max(r["maxrss_mib"] for r in one), 1),
         "peak_rss_2proc_mib": round(max(r["maxrss_mib"] for r in two), 1),
-        "tracemalloc_peak_per_2000_hosts_mib": round(traced["tracemalloc_peak_mib"], 1),
-        "hosts": one[0]["hosts"],
-        "processes": one[0]["processes"],
-        "findings": one[0]["findings"],
-        "report_mib": round(one[0]["report_bytes"] / 2**20, 1),
+        "peak_rss_summary_mib": round(max(r["summary_maxrss_mib"] for r in two), 1),
+        "hosts": first["hosts"],
+        "processes": first["processes"],
+        "findings": first["findings"],
+        "report_mib": round(first["report_bytes"] / 2**20, 1),
     }
-    r_wall = round(_bench.median(wall2) / BUDGET, 3)
-    r_cpu = round(_bench.median(cpu2) / BUDGET, 3)
+    if traced is not None:
+        raw["tracemalloc_peak_per_2000_hosts_mib"] = round(traced["tracemalloc_peak_mib"], 1)
     note = (
         f"{raw['hosts']} hosts from real Debian 11/12/13 facts ({raw['processes']} processes, "
-        f"{raw['findings']} findings, {raw['report_mib']} MiB of host reports): 2 processes "
-        f"{_bench.median(wall2):.1f}s wall, busiest worker {_bench.median(cpu2):.1f}s CPU; "
-        f"1 process {_bench.median(wall1):.1f}s wall (assess "
-        f"{raw['assess_cpu_1proc_s']['median']:.1f}s CPU + render host reports "
-        f"{raw['render_cpu_1proc_s']['median']:.1f}s + summary "
+        f"{raw['findings']} findings, {raw['report_mib']} MiB of host reports); load average "
+        f"{_loads(one + two)}: 2 processes {_bench.median(wall2):.1f}s wall, busiest worker + "
+        f"summary {_bench.median(cpu2):.1f}s CPU; 1 process {_bench.median(wall1):.1f}s wall "
+        f"(assess {raw['assess_cpu_1proc_s']['median']:.1f}s CPU + host reports "
+        f"{raw['render_cpu_1proc_s']['median']:.1f}s + summary from the report files "
         f"{raw['summary_cpu_s']['median']:.1f}s); peak RSS {raw['peak_rss_1proc_mib']} MiB "
-        f"(1 process), {raw['peak_rss_2proc_mib']} MiB per worker (2)"
+        f"(1 process), {raw['peak_rss_2proc_mib']} MiB per worker (2), summary process "
+        f"{raw['peak_rss_summary_mib']} MiB"
     )
-    a_wall = [r["assess_s"] for r in two]
-    a_cpu = [r["assess_cpu_s"] for r in two]
-    raw["assess_only_2proc_wall_s"] = _bench.summary(a_wall)
-    raw["assess_only_2proc_cpu_s"] = _bench.summary(a_cpu)
-    r_a_wall = round(_bench.median(a_wall) / BUDGET, 3)
-    r_a_cpu = round(_bench.median(a_cpu) / BUDGET, 3)
-    return [
-        Row(
-            NAME,
-            f"{count} hosts, assessment only, 2 processes: wall / 10 s",
-            r_a_wall,
-            "< 1",
-            r_a_wall < 1,
-            raw,
-            note,
-        ),
-        Row(
-            NAME,
-            f"{count} hosts, assessment only, 2 processes: busiest worker CPU / 10 s",
-            r_a_cpu,
-            "< 1",
-            r_a_cpu < 1,
-            {},
-        ),
-        Row(
-            NAME,
-            f"{count} hosts, assessment + host reports + summary: wall / 10 s",
-            r_wall,
-            "< 1",
-            r_wall < 1,
-            {},
-        ),
-        Row(
-            NAME,
-            f"{count} hosts, assessment + host reports + summary: CPU / 10 s",
-            r_cpu,
-            "< 1",
-            r_cpu < 1,
-            {},
-        ),
-    ]
+    r_a_wall = round(_bench.median([r["assess_s"] for r in two]) / BUDGET, 3)
+    r_a_cpu = round(_bench.median([r["assess_cpu_s"] for r in two]) / BUDGET, 3)
+    r_wall = round(_bench.median(wall2) / BUDGET, 3)
+    r_cpu = round(_bench.median(cpu2) / BUDGET, 3)
+    rows = [
+        Row(NAME, f"{count} hosts, assessment only, 2 processes: wall / 10 s", r_a_wall, "< 1",
+            r_a_wall < 1, raw, note),
+        Row(NAME, f"{count} hosts, assessment only, 2 processes: busiest worker CPU / 10 s",
+            r_a_cpu, "< 1", r_a_cpu < 1, {}),
+        Row(NAME, f"{count} hosts, assessment + host report files + summary: wall / 10 s",
+            r_wall, "< 1", r_wall < 1, {}),
+        Row(NAME, f"{count} hosts, assessment + host report files + summary: CPU / 10 s",
+            r_cpu, "< 1", r_cpu < 1, {}),
+    ]  # fmt: skip
+    if forked is not None:
+        per_host = forked["cpu_s"] / max(1, forked["hosts"])
+        rows.append(
+            Row(
+                NAME,
+                f"plugin path, one forked worker per host ({forked['hosts']} hosts): "
+                f"CPU ms per host",
+                round(per_host * 1000, 2),
+                "-",
+                None,
+                {"forked": forked},
+                note=(
+                    f"{forked['hosts']} hosts, each in a worker forked after the plugin's import "
+                    f"(as ansible does; import {forked['import_cpu_s'] * 1000:.0f} ms CPU once): "
+                    f"{per_host * 1000:.1f} ms CPU per host (fork, assessment, report written "
+                    f"with write_atomic, exit), {forked['wall_s']:.1f}s wall; load "
+                    f"{forked['load_1min']:.1f}; ansible's own per-task cost comes on top"
+                ),
+            )
+        )
+    return rows

@@ -2,13 +2,17 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Single entry point of the benchmarks (`make bench`).
 
-    benchmarks/run.py                       every part, one table
+    benchmarks/run.py                       every part at full size, one table (`make bench`)
+    benchmarks/run.py --quick               smaller sizes, fewer rounds: a few minutes
+                                            (`make bench BENCH_QUICK=1`)
     benchmarks/run.py --only stale_scan     one part (comma-separated list allowed)
     benchmarks/run.py --list                the parts
+    benchmarks/run.py --hosts 20 ...        any size on its own (see --help)
 
 Prints one table of ratios (each measured side by side in the same run, with the raw times) and
 writes it to benchmarks/results/bench.md and bench.json (plus a time-stamped copy).
-Containers are named pw-bench-<part>-<id> and removed at the end of each part, failure or not.
+Containers are named pw-bench-<part>-<id> and removed at the end of each part, failure or not
+(SIGINT, SIGTERM and SIGHUP included). Prints the total time and each part's, with the load.
 """
 
 from __future__ import annotations
@@ -36,6 +40,30 @@ DESCRIPTIONS = {
     "fleet": "3. assess playbook on 50 container hosts / fleet ping",
     "refresh_load": "4. refresh under TLS load: naive restart vs openssl_refresh",
     "controller_assess": "5. controller assessment of 10,000 hosts' facts",
+}
+
+# Every size a part takes: (full default, --quick). Full is what the targets are about.
+SIZES = (
+    ("rounds", int, "roundtrip/stale_scan: repetitions per contender"),
+    ("processes", int, "stale_scan: process count"),
+    ("hosts", int, "fleet: container hosts"),
+    ("fleet_rounds", int, "fleet: interleaved rounds"),
+    ("fleet_transports", str, "fleet: pipelined,podman"),
+    ("runs", int, "refresh_load: runs per contender"),
+    ("facts_hosts", int, "controller_assess: hosts"),
+    ("controller_rounds", int, "controller_assess: interleaved rounds"),
+    ("forked_hosts", int, "controller_assess: hosts of the forked plugin-path sample"),
+)
+SIZE_DEFAULTS: dict[str, tuple[Any, Any]] = {
+    "rounds": (7, 3),
+    "processes": (2000, 500),
+    "hosts": (50, 20),
+    "fleet_rounds": (3, 1),
+    "fleet_transports": ("pipelined,podman", "pipelined"),
+    "runs": (1, 1),
+    "facts_hosts": (10000, 10000),
+    "controller_rounds": (3, 1),
+    "forked_hosts": (300, 100),
 }
 
 
@@ -89,12 +117,29 @@ def _raw_brief(raw: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
+def _duration(seconds: float) -> str:
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest:02d} s" if minutes else f"{rest} s"
+
+
+def _timing_brief(timing: dict[str, dict[str, Any]]) -> list[str]:
+    return [
+        f"{name} {_duration(t['seconds'])} (load {t['load_1min_start']}-{t['load_1min_end']})"
+        for name, t in timing.items()
+    ]
+
+
 def render_markdown(rows: list[Row], meta: dict[str, Any]) -> str:
     machine = meta["machine"]
+    sizes = ", ".join(f"{k} {v}" for k, v in meta["sizes"].items())
     lines = [
-        f"Run {meta['started']} UTC, {meta['seconds']:.0f} s; {machine['cpus']} CPUs, "
+        f"Run {meta['started']} UTC, {_duration(meta['seconds'])}"
+        f"{' (--quick)' if meta['quick'] else ''}; {machine['cpus']} CPUs, "
         f"{machine['memory_gib']} GiB, {machine['distro']}, kernel {machine['kernel']}, "
         f"load at start {', '.join(f'{x:.1f}' for x in machine['load_at_start'])}.",
+        "",
+        f"Parts (1-minute load average at start-end): "
+        f"{'; '.join(_timing_brief(meta['part_seconds']))}. Sizes: {sizes}.",
         "",
         "| part | figure | ratio (medians) | target | met | raw medians (s) |",
         "|---|---|---|---|---|---|",
@@ -140,15 +185,26 @@ def run_part(name: str, args: argparse.Namespace) -> list[Row]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--only", action="append", default=[], help="part(s) to run")
     parser.add_argument("--list", action="store_true", help="list the parts and exit")
-    parser.add_argument("--rounds", type=int, default=7, help="repetitions per contender")
-    parser.add_argument("--processes", type=int, default=2000, help="stale_scan: process count")
-    parser.add_argument("--hosts", type=int, default=50, help="fleet: container hosts")
-    parser.add_argument("--facts-hosts", type=int, default=10000, help="controller_assess")
-    parser.add_argument("--runs", type=int, default=1, help="refresh_load: runs per contender")
+    parser.add_argument(
+        "--quick", action="store_true", help="smaller sizes, fewer rounds (a few minutes)"
+    )
+    for name, kind, helptext in SIZES:
+        full, quick = SIZE_DEFAULTS[name]
+        parser.add_argument(
+            f"--{name.replace('_', '-')}",
+            type=kind,
+            default=None,
+            help=f"{helptext} (default {full}; --quick {quick})",
+        )
     args = parser.parse_args(argv)
+    for name, _kind, _help in SIZES:
+        if getattr(args, name) is None:
+            setattr(args, name, SIZE_DEFAULTS[name][1 if args.quick else 0])
     if args.list:
         for name in PARTS:
             print(f"{name:18} {DESCRIPTIONS[name]}")
@@ -158,18 +214,31 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown part(s) {', '.join(unknown)}; known: {', '.join(PARTS)}")
     signal.signal(signal.SIGTERM, _on_term)
+    signal.signal(signal.SIGHUP, _on_term)
     started = datetime.datetime.now(datetime.timezone.utc)
     meta: dict[str, Any] = {
         "started": started.strftime("%Y-%m-%d %H:%M"),
         "machine": _machine(),
         "parts": selected,
-        "rounds": args.rounds,
+        "quick": args.quick,
+        "sizes": {name: getattr(args, name) for name, _kind, _help in SIZES},
     }
     rows: list[Row] = []
     t0 = time.perf_counter()
-    for name in selected:
-        rows += run_part(name, args)
-    meta["seconds"] = time.perf_counter() - t0
+    timing: dict[str, dict[str, Any]] = {}
+    try:
+        for name in selected:
+            load, start = os.getloadavg()[0], time.perf_counter()
+            rows += run_part(name, args)
+            timing[name] = {
+                "seconds": round(time.perf_counter() - start, 1),
+                "load_1min_start": round(load, 1),
+                "load_1min_end": round(os.getloadavg()[0], 1),
+            }
+    finally:
+        meta["seconds"] = time.perf_counter() - t0
+        meta["part_seconds"] = timing
+        _bench.log(f"total {_duration(meta['seconds'])} ({', '.join(_timing_brief(timing))})")
     _bench.RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     markdown = render_markdown(rows, meta)
     data = {"meta": meta, "rows": [r.as_dict() for r in rows]}
@@ -185,7 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     for row in rows:
         if row.note:
             print(f"- {row.part}: {row.note}")
-    print(f"\nwritten: {_bench.RESULTS_DIR / 'bench.md'} and bench.json ({meta['seconds']:.0f} s)")
+    print(f"\nwritten: {_bench.RESULTS_DIR / 'bench.md'} and bench.json")
+    print(f"total time {_duration(meta['seconds'])}: {', '.join(_timing_brief(timing))}")
     return 0 if all(r.met is not False and r.ratio is not None for r in rows) else 1
 
 
