@@ -304,8 +304,8 @@ def _argument_problems(params: dict) -> list:
     problems = []
     if params["timeout"] <= 0:
         problems.append("timeout must be greater than 0")
-    for kind, low, high, key in (("endpoints", 1, 65535, "port"), ("health_urls", 100, 599,
-                                                                     "status")):
+    ranges = (("endpoints", 1, 65535, "port"), ("health_urls", 100, 599, "status"))
+    for kind, low, high, key in ranges:
         for index, entry in enumerate(params[kind]):
             value = entry[key]
             if not low <= value <= high:
