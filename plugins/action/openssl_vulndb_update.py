@@ -44,6 +44,7 @@ def redact(text: str) -> str:
     """``text`` with the user and password of every URL in it replaced by ``***``."""
     return _URL_CREDENTIALS.sub(r"\1***@", text)
 
+
 ARGUMENT_SPEC = {
     "src": {"type": "str", "required": True},
     "dest": {"type": "path"},

@@ -92,8 +92,9 @@ def _complete_run(config: pytest.Config) -> bool:
         return False
     unit = Path(__file__).resolve().parent
     args = [arg for arg in config.args if not arg.startswith("-")] or ["."]
-    return any(Path(config.invocation_params.dir, arg).resolve() in (unit, *unit.parents)
-               for arg in args)
+    return any(
+        Path(config.invocation_params.dir, arg).resolve() in (unit, *unit.parents) for arg in args
+    )
 
 
 def _is_worker(config: pytest.Config) -> bool:
@@ -127,7 +128,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     )
     if minimum and total < minimum:
         if _complete_run(config):
-            writer.write_line(f"FAILED: fewer than the required {minimum} generated inputs",
-                              red=True)
+            writer.write_line(
+                f"FAILED: fewer than the required {minimum} generated inputs", red=True
+            )
         else:
             writer.write_line(f"(minimum {minimum} not checked: only part of tests/unit ran)")

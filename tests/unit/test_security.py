@@ -46,8 +46,11 @@ def _role_options() -> Iterator[tuple[str, str, dict[str, Any]]]:
 def test_secret_role_options_are_no_log() -> None:
     secret = [(role, name) for role, name, _option in _role_options() if SECRET_NAME.search(name)]
     assert ("awx_configure", "awx_configure_controller_password") in secret  # the check sees
-    missing = [(role, name) for role, name, option in _role_options()
-               if SECRET_NAME.search(name) and option.get("no_log") is not True]
+    missing = [
+        (role, name)
+        for role, name, option in _role_options()
+        if SECRET_NAME.search(name) and option.get("no_log") is not True
+    ]
     assert missing == []
 
 
@@ -57,10 +60,12 @@ def _spec_dicts(path: Path) -> Iterator[tuple[str, ast.Dict]]:
         if not isinstance(node, ast.Dict):
             continue
         for key, value in zip(node.keys, node.values):
-            if (isinstance(key, ast.Constant) and isinstance(key.value, str)
-                    and isinstance(value, ast.Dict)
-                    and any(isinstance(k, ast.Constant) and k.value == "type"
-                            for k in value.keys)):
+            if (
+                isinstance(key, ast.Constant)
+                and isinstance(key.value, str)
+                and isinstance(value, ast.Dict)
+                and any(isinstance(k, ast.Constant) and k.value == "type" for k in value.keys)
+            ):
                 yield key.value, value
 
 
@@ -70,8 +75,11 @@ def test_secret_module_and_action_options_are_no_log() -> None:
         for name, option in _spec_dicts(path):
             found.append(name)
             if SECRET_NAME.search(name):
-                flags = {k.value: v for k, v in zip(option.keys, option.values)
-                         if isinstance(k, ast.Constant)}
+                flags = {
+                    k.value: v
+                    for k, v in zip(option.keys, option.values)
+                    if isinstance(k, ast.Constant)
+                }
                 no_log = flags.get("no_log")
                 assert isinstance(no_log, ast.Constant) and no_log.value is True, (path, name)
     assert "scan_budget" in found and "lock_timeout" in found  # the walk sees the specs
@@ -103,17 +111,23 @@ def _uses(value: Any, variable: str, path: tuple[str, ...] = ()) -> Iterator[tup
     elif isinstance(value, list):
         for item in value:
             yield from _uses(item, variable, path)
-    elif (isinstance(value, str) and re.search(rf"\b{variable}\b", value)
-          # the credentials list is shown by name only
-          and not re.search(rf"{variable}\s*\|\s*map\(attribute='name'\)", value)):
+    elif (
+        isinstance(value, str)
+        and re.search(rf"\b{variable}\b", value)
+        # the credentials list is shown by name only
+        and not re.search(rf"{variable}\s*\|\s*map\(attribute='name'\)", value)
+    ):
         yield path
 
 
 def test_secret_variables_reach_only_no_log_tasks() -> None:
     secrets = _secret_variables()
     assert {"awx_configure_controller_password", "awx_configure_credentials"} <= secrets
-    files = [*REPO.glob("roles/*/tasks/*.yml"), *REPO.glob("roles/*/handlers/*.yml"),
-             *REPO.glob("playbooks/*.yml")]
+    files = [
+        *REPO.glob("roles/*/tasks/*.yml"),
+        *REPO.glob("roles/*/handlers/*.yml"),
+        *REPO.glob("playbooks/*.yml"),
+    ]
     seen, leaks = 0, []
     for path in sorted(files):
         for task in _tasks(yaml.safe_load(path.read_text()) or []):
@@ -155,8 +169,9 @@ def test_python_runs_commands_as_argv_only() -> None:
     checked = 0
     for path in sorted(REPO.glob("plugins/**/*.py")):
         tree = ast.parse(path.read_text())
-        for keyword in (k for node in ast.walk(tree) if isinstance(node, ast.Call)
-                        for k in node.keywords):
+        for keyword in (
+            k for node in ast.walk(tree) if isinstance(node, ast.Call) for k in node.keywords
+        ):
             if keyword.arg in ("shell", "use_unsafe_shell") and not (
                 isinstance(keyword.value, ast.Constant) and keyword.value.value is False
             ):
@@ -179,10 +194,12 @@ def open_umask() -> Iterator[None]:
     os.umask(old)
 
 
-@pytest.mark.parametrize("writer", [report.write_atomic, change_record.write_atomic],
-                         ids=["report", "change_record"])
-def test_reports_and_records_are_private_whatever_the_umask(tmp_path: Path, open_umask: None,
-                                                           writer: Any) -> None:
+@pytest.mark.parametrize(
+    "writer", [report.write_atomic, change_record.write_atomic], ids=["report", "change_record"]
+)
+def test_reports_and_records_are_private_whatever_the_umask(
+    tmp_path: Path, open_umask: None, writer: Any
+) -> None:
     target = tmp_path / "new" / "deeper" / "host.json"
     assert writer(str(target), "{}\n") is True
     assert stat.S_IMODE(target.stat().st_mode) == 0o600

@@ -28,8 +28,10 @@ NO_ERROR = "NO ERROR"
 
 def _role(name: str, tasks_from: str = "main", **variables: Any) -> dict[str, Any]:
     return {
-        "ansible.builtin.include_role": {"name": f"patchwise.openssl.{name}",
-                                         "tasks_from": tasks_from},
+        "ansible.builtin.include_role": {
+            "name": f"patchwise.openssl.{name}",
+            "tasks_from": tasks_from,
+        },
         "vars": variables,
     }
 
@@ -42,57 +44,106 @@ def _action(name: str, **args: Any) -> dict[str, Any]:
 CASES: list[tuple[str, dict[str, Any], list[str]]] = [
     # roles: wrong types, unknown choices, missing sub-options
     ("assess fail_on", _role("assess", assess_fail_on="severe"), ["assess_fail_on", "severe"]),
-    ("assess max age", _role("assess", assess_max_db_age_days="soon"),
-     ["assess_max_db_age_days"]),
-    ("assess formats", _role("assess", assess_report_formats=["pdf"]),
-     ["assess_report_formats", "pdf"]),
+    ("assess max age", _role("assess", assess_max_db_age_days="soon"), ["assess_max_db_age_days"]),
+    (
+        "assess formats",
+        _role("assess", assess_report_formats=["pdf"]),
+        ["assess_report_formats", "pdf"],
+    ),
     ("patch lock timeout", _role("patch", patch_lock_timeout="long"), ["patch_lock_timeout"]),
-    ("patch leftover", _role("patch", patch_include_leftover="perhaps"),
-     ["patch_include_leftover"]),
+    (
+        "patch leftover",
+        _role("patch", patch_include_leftover="perhaps"),
+        ["patch_include_leftover"],
+    ),
     ("refresh restart_ok", _role("refresh", refresh_restart_ok="maybe"), ["refresh_restart_ok"]),
     ("refresh livepatch", _role("refresh", refresh_livepatch="on"), ["refresh_livepatch"]),
-    ("refresh strategies", _role("refresh", refresh_strategies=["nginx"]),
-     ["refresh_strategies"]),
-    ("rollback endpoint without host", _role("rollback", rollback_verify_endpoints=[{"port": 443}]),
-     ["rollback_verify_endpoints", "host"]),
-    ("rollback health url without url",
-     _role("rollback", rollback_verify_health_urls=[{"status": 200}]),
-     ["rollback_verify_health_urls", "url"]),
-    ("verify protocol", _role("verify", verify_min_protocol="TLSv1.1"),
-     ["verify_min_protocol", "TLSv1.1"]),
-    ("verify port", _role("verify", verify_endpoints=[{"host": "a", "port": "https"}]),
-     ["verify_endpoints", "port"]),
-    ("verify unknown endpoint key",
-     _role("verify", verify_endpoints=[{"host": "a", "prot": 443}]), ["verify_endpoints", "prot"]),
-    ("verify health url", _role("verify", verify_health_urls=["https://x"]),
-     ["verify_health_urls"]),
-    ("awx validate_certs", _role("awx_configure", awx_configure_validate_certs="perhaps"),
-     ["awx_configure_validate_certs"]),
+    ("refresh strategies", _role("refresh", refresh_strategies=["nginx"]), ["refresh_strategies"]),
+    (
+        "rollback endpoint without host",
+        _role("rollback", rollback_verify_endpoints=[{"port": 443}]),
+        ["rollback_verify_endpoints", "host"],
+    ),
+    (
+        "rollback health url without url",
+        _role("rollback", rollback_verify_health_urls=[{"status": 200}]),
+        ["rollback_verify_health_urls", "url"],
+    ),
+    (
+        "verify protocol",
+        _role("verify", verify_min_protocol="TLSv1.1"),
+        ["verify_min_protocol", "TLSv1.1"],
+    ),
+    (
+        "verify port",
+        _role("verify", verify_endpoints=[{"host": "a", "port": "https"}]),
+        ["verify_endpoints", "port"],
+    ),
+    (
+        "verify unknown endpoint key",
+        _role("verify", verify_endpoints=[{"host": "a", "prot": 443}]),
+        ["verify_endpoints", "prot"],
+    ),
+    (
+        "verify health url",
+        _role("verify", verify_health_urls=["https://x"]),
+        ["verify_health_urls"],
+    ),
+    (
+        "awx validate_certs",
+        _role("awx_configure", awx_configure_validate_certs="perhaps"),
+        ["awx_configure_validate_certs"],
+    ),
     # the rollout's entry point: types, choices, and phases that are no inventory group
-    ("rollout order", _role("rollout", "start", rollout_order="random"),
-     ["rollout_order", "random"]),
-    ("rollout max fail", _role("rollout", "start", rollout_max_fail_percentage="ten"),
-     ["rollout_max_fail_percentage"]),
-    ("rollout soak endpoint", _role("rollout", "start", rollout_soak_endpoints=[{"sni": "x"}]),
-     ["rollout_soak_endpoints", "host"]),
-    ("rollout unknown phase", _role("rollout", "start", rollout_phases=["staging", "prodution"]),
-     ["rollout_phases", "not in the inventory: prodution"]),
-    ("rollout empty phase", _role("rollout", "start", rollout_phases=["staging", "canary"]),
-     ["rollout_phases", "without hosts: canary"]),
-    ("rollout too many phases",
-     _role("rollout", "start", rollout_phases=["staging", "a", "b", "c", "d", "e"]),
-     ["rollout_phases"]),
+    (
+        "rollout order",
+        _role("rollout", "start", rollout_order="random"),
+        ["rollout_order", "random"],
+    ),
+    (
+        "rollout max fail",
+        _role("rollout", "start", rollout_max_fail_percentage="ten"),
+        ["rollout_max_fail_percentage"],
+    ),
+    (
+        "rollout soak endpoint",
+        _role("rollout", "start", rollout_soak_endpoints=[{"sni": "x"}]),
+        ["rollout_soak_endpoints", "host"],
+    ),
+    (
+        "rollout unknown phase",
+        _role("rollout", "start", rollout_phases=["staging", "prodution"]),
+        ["rollout_phases", "not in the inventory: prodution"],
+    ),
+    (
+        "rollout empty phase",
+        _role("rollout", "start", rollout_phases=["staging", "canary"]),
+        ["rollout_phases", "without hosts: canary"],
+    ),
+    (
+        "rollout too many phases",
+        _role("rollout", "start", rollout_phases=["staging", "a", "b", "c", "d", "e"]),
+        ["rollout_phases"],
+    ),
     # action plugins: conflicting, unknown and wrongly typed options
-    ("openssl_assess facts and summarize_hosts",
-     _action("openssl_assess", facts={}, summarize_hosts=["a"]),
-     ["mutually exclusive", "facts", "summarize_hosts"]),
-    ("openssl_assess fail_on", _action("openssl_assess", facts={}, fail_on="severe"),
-     ["fail_on", "severe"]),
+    (
+        "openssl_assess facts and summarize_hosts",
+        _action("openssl_assess", facts={}, summarize_hosts=["a"]),
+        ["mutually exclusive", "facts", "summarize_hosts"],
+    ),
+    (
+        "openssl_assess fail_on",
+        _action("openssl_assess", facts={}, fail_on="severe"),
+        ["fail_on", "severe"],
+    ),
     ("openssl_assess unknown option", _action("openssl_assess", facts={}, fail="high"), ["fail"]),
     ("change record event", _action("openssl_change_record", event="begin"), ["event", "begin"]),
     ("change record without event", _action("openssl_change_record", run_id="x"), ["event"]),
-    ("vulndb update timeout", _action("openssl_vulndb_update", src="/nonexistent", timeout="x"),
-     ["timeout"]),
+    (
+        "vulndb update timeout",
+        _action("openssl_vulndb_update", src="/nonexistent", timeout="x"),
+        ["timeout"],
+    ),
     ("vulndb update without src", _action("openssl_vulndb_update", dest="/tmp/x.json"), ["src"]),
 ]
 
@@ -170,7 +221,12 @@ def messages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     }
     proc = subprocess.run(
         [str(PLAYBOOK_BIN), "-i", str(tmp_path / "inventory.ini"), "--check", "play.yml"],
-        capture_output=True, text=True, check=False, env=env, cwd=tmp_path, timeout=600,
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        cwd=tmp_path,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     tasks = json.loads(proc.stdout)["plays"][0]["tasks"]
@@ -178,10 +234,12 @@ def messages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return tasks[-1]["hosts"]["localhost"]["pw_results"]
 
 
-@pytest.mark.parametrize(("case_id", "expected"), [(c[0], c[2]) for c in CASES],
-                         ids=[c[0] for c in CASES])
-def test_error_names_the_option(messages: dict[str, str], case_id: str,
-                                expected: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("case_id", "expected"), [(c[0], c[2]) for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_error_names_the_option(
+    messages: dict[str, str], case_id: str, expected: list[str]
+) -> None:
     message = messages[case_id]
     assert message != NO_ERROR, f"{case_id}: the bad arguments were accepted"
     for text in expected:

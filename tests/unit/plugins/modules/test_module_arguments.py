@@ -37,30 +37,54 @@ CASES: list[tuple[str, dict[str, Any], list[str]]] = [
     ("openssl_packages", {"min_free_mb": -1}, ["min_free_mb must not be negative"]),
     ("openssl_packages", {"keep": 0}, ["keep must be at least 1"]),
     ("openssl_packages", {"run_id": "../etc"}, ["run_id", "letters, digits"]),
-    ("openssl_packages", {"state": "restored", "run_id": "a", "manifest": "/x/manifest.json"},
-     ["mutually exclusive", "manifest", "run_id"]),
-    ("openssl_packages", {"state": "restored", "version": "3.0.19-1"},
-     ["version applies to state=latest only"]),
-    ("openssl_packages", {"state": "restored", "packages": ["libssl3"]},
-     ["packages applies to state=latest only"]),
-    ("openssl_packages", {"state": "latest", "manifest": "/x/manifest.json"},
-     ["manifest applies to state=restored only"]),
+    (
+        "openssl_packages",
+        {"state": "restored", "run_id": "a", "manifest": "/x/manifest.json"},
+        ["mutually exclusive", "manifest", "run_id"],
+    ),
+    (
+        "openssl_packages",
+        {"state": "restored", "version": "3.0.19-1"},
+        ["version applies to state=latest only"],
+    ),
+    (
+        "openssl_packages",
+        {"state": "restored", "packages": ["libssl3"]},
+        ["packages applies to state=latest only"],
+    ),
+    (
+        "openssl_packages",
+        {"state": "latest", "manifest": "/x/manifest.json"},
+        ["manifest applies to state=restored only"],
+    ),
     ("openssl_packages", {"pkg_mgr": "pacman"}, ["pkg_mgr", "pacman"]),
     ("openssl_refresh", {"phase": "later"}, ["phase", "later"]),
     ("openssl_refresh", {"timeout": 0}, ["timeout must be a positive number"]),
     ("openssl_refresh", {"strategies": {"nginx": "reboot"}}, ["strategies", "reboot"]),
     ("openssl_refresh", {"strategies": {"nginx": ["hup"]}}, ["strategies", "['hup']"]),
-    ("openssl_refresh", {"recover": [{"service": "x;reboot", "service_source": "init"}]},
-     ["recover", "invalid service name"]),
+    (
+        "openssl_refresh",
+        {"recover": [{"service": "x;reboot", "service_source": "init"}]},
+        ["recover", "invalid service name"],
+    ),
     ("openssl_refresh", {"restart_ok": "sure"}, ["restart_ok"]),
     ("openssl_tls_check", {"timeout": 0}, ["timeout must be greater than 0"]),
     ("openssl_tls_check", {"endpoints": [{"port": 443}]}, ["host", "endpoints"]),
-    ("openssl_tls_check", {"endpoints": [{"host": "a", "port": 70000}]},
-     ["endpoints[0].port must be 1-65535, got 70000"]),
-    ("openssl_tls_check", {"endpoints": [{"host": "a", "timeout": -1}]},
-     ["endpoints[0].timeout must be greater than 0"]),
-    ("openssl_tls_check", {"health_urls": [{"url": "https://a", "status": 42}]},
-     ["health_urls[0].status must be 100-599, got 42"]),
+    (
+        "openssl_tls_check",
+        {"endpoints": [{"host": "a", "port": 70000}]},
+        ["endpoints[0].port must be 1-65535, got 70000"],
+    ),
+    (
+        "openssl_tls_check",
+        {"endpoints": [{"host": "a", "timeout": -1}]},
+        ["endpoints[0].timeout must be greater than 0"],
+    ),
+    (
+        "openssl_tls_check",
+        {"health_urls": [{"url": "https://a", "status": 42}]},
+        ["health_urls[0].status must be 100-599, got 42"],
+    ),
     ("openssl_tls_check", {"min_protocol": "SSLv3"}, ["min_protocol", "SSLv3"]),
 ]
 
@@ -71,10 +95,14 @@ def _run(module: Any, args: dict[str, Any], capsys: pytest.CaptureFixture[str]) 
     return json.loads(capsys.readouterr().out)
 
 
-@pytest.mark.parametrize(("name", "args", "expected"), CASES,
-                         ids=[f"{c[0]}-{'-'.join(c[1])}-{i}" for i, c in enumerate(CASES)])
-def test_bad_arguments_name_the_option(monkeypatch, capsys, name: str, args: dict[str, Any],
-                                       expected: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("name", "args", "expected"),
+    CASES,
+    ids=[f"{c[0]}-{'-'.join(c[1])}-{i}" for i, c in enumerate(CASES)],
+)
+def test_bad_arguments_name_the_option(
+    monkeypatch, capsys, name: str, args: dict[str, Any], expected: list[str]
+) -> None:
     def no_command(*_args: Any, **_kwargs: Any) -> Any:
         raise AssertionError("a command ran before the arguments were checked")
 

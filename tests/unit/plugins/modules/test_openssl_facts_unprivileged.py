@@ -37,8 +37,12 @@ ARGS = {"runtimes": False, "candidates": False, "changelog": False, "_ansible_ch
 def _host_python_matches() -> bool:
     if not HOST_PYTHON.exists():
         return False
-    proc = subprocess.run([str(HOST_PYTHON), "-c", "import sys; print(sys.version_info[:2])"],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [str(HOST_PYTHON), "-c", "import sys; print(sys.version_info[:2])"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     return proc.stdout.strip() == str(sys.version_info[:2])
 
 
@@ -63,16 +67,25 @@ def _run(workdir: Path, as_nobody: bool) -> tuple[dict[str, Any], str]:
     argv = [str(HOST_PYTHON), str(MODULE), str(args)]
     if as_nobody:
         user = _nobody()
-        argv = ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups",
-                "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", *argv]
+        argv = [
+            "setpriv",
+            f"--reuid={user.pw_uid}",
+            f"--regid={user.pw_gid}",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+            "--no-new-privs",
+            *argv,
+        ]
     env = {
         "HOME": str(workdir),
         "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
         "LC_ALL": "C",
         "PYTHONPATH": f"{REPO / '.cache' / 'collections'}:{SITE}",
     }
-    proc = subprocess.run(argv, capture_output=True, text=True, check=False, env=env,
-                          cwd=workdir, timeout=300)
+    proc = subprocess.run(
+        argv, capture_output=True, text=True, check=False, env=env, cwd=workdir, timeout=300
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     return json.loads(proc.stdout)["ansible_facts"]["openssl"], proc.stderr
 
@@ -96,10 +109,12 @@ def root_tls_process(workdir: Path) -> Any:
     out its own process tree, and the test process is an ancestor of the module's process.
     """
     pid_file = workdir / "helper.pid"
-    code = (f"import os, ssl, time; open({str(pid_file)!r}, 'w').write(str(os.getpid()));"
-            " time.sleep(300)")
+    code = (
+        f"import os, ssl, time; open({str(pid_file)!r}, 'w').write(str(os.getpid()));"
+        " time.sleep(300)"
+    )
     subprocess.run(["setsid", "--fork", str(HOST_PYTHON), "-c", code], check=True)
-    for _ in range(100):
+    for _attempt in range(100):
         if pid_file.exists() and pid_file.read_text():
             break
         time.sleep(0.1)

@@ -93,15 +93,18 @@ PROVIDERS = _texts("facts/version", "*-list-providers.txt")
 MAPS = _texts("facts/proc", "*-maps.txt")
 MAPS_LINES = [line for text in MAPS for line in text.splitlines()]
 CGROUP = _texts("facts/cgroup")
-NET = {name: _text(f"facts/proc/debian12-net-{name}.txt") for name in ("tcp", "tcp6", "udp",
-                                                                        "udp6")}
+NET = {
+    name: _text(f"facts/proc/debian12-net-{name}.txt") for name in ("tcp", "tcp6", "udp", "udp6")
+}
 SOCKSTAT = _texts("facts/proc", "*-sockstat*.txt")
 DEB_CHANGELOG = _texts("facts/changelog")
 RPM_CHANGELOG = _texts("facts/rpm")
 DPKG_ALL = [_text("facts/dpkg/debian12-dpkg-query-all.txt")]
 DPKG_S = [_text("facts/dpkg/debian12-dpkg-query-S.stdout")]
-APT_POLICY = [*_texts("pkgops", "*-apt-cache-policy.txt"),
-              _text("facts/dpkg/debian12-apt-cache-policy.txt")]
+APT_POLICY = [
+    *_texts("pkgops", "*-apt-cache-policy.txt"),
+    _text("facts/dpkg/debian12-apt-cache-policy.txt"),
+]
 DPKG_W = _texts("pkgops", "*-dpkg-query-W.txt")
 APT_SIM = _texts("pkgops", "*-apt-get-s-*.txt")
 APT_UPDATE = _texts("pkgops", "*-apt-get-update-*.txt")
@@ -173,11 +176,24 @@ OS_RELEASE = (
 STAT = "4242 (nginx: master) S 1 4242 4242 0 -1 4194560 125 0 0 0\n"
 STATUS = "Name:\tnginx\nUmask:\t0022\nState:\tS (sleeping)\nPPid:\t1\nUid:\t0\t0\t0\t0\n"
 VERSIONS = sorted(
-    {r[k] for rec in SHIPPED_DB["cves"].values() for r in rec["affected"]
-     for k in ("introduced", "fixed", "last_affected") if r[k]}
+    {
+        r[k]
+        for rec in SHIPPED_DB["cves"].values()
+        for r in rec["affected"]
+        for k in ("introduced", "fixed", "last_affected")
+        if r[k]
+    }
 )
-PKG_VERSIONS = ["3.0.19-1~deb12u2", "1:3.0.7-28.el9_4", "1.1.1w-0+deb11u8", "3.5.7-1~deb13u3",
-                "2:1.0.2k-25.el7_9", "1.1.1k-14.el8_6", "3.0.0~~alpha1-1", "0.9.8zh+dfsg-1"]
+PKG_VERSIONS = [
+    "3.0.19-1~deb12u2",
+    "1:3.0.7-28.el9_4",
+    "1.1.1w-0+deb11u8",
+    "3.5.7-1~deb13u3",
+    "2:1.0.2k-25.el7_9",
+    "1.1.1k-14.el8_6",
+    "3.0.0~~alpha1-1",
+    "0.9.8zh+dfsg-1",
+]
 STATUS_STANZA = (
     "Package: libssl3\nStatus: install ok installed\nPriority: optional\nSection: libs\n"
     "Installed-Size: 6176\nMaintainer: Debian OpenSSL Team <pkg-openssl-devel@alioth-lists>\n"
@@ -275,8 +291,8 @@ def _vocabulary(samples: list[str]) -> list[str]:
 
 def _random_text(rng: random.Random, size: int) -> str:
     if rng.random() < 0.2:  # anywhere in Unicode, surrogates included
-        return "".join(chr(rng.randrange(0x110000)) for _ in range(size))
-    return "".join(rng.choice(CHARS) for _ in range(size))
+        return "".join(chr(rng.randrange(0x110000)) for _i in range(size))
+    return "".join(rng.choice(CHARS) for _i in range(size))
 
 
 def _piece(rng: random.Random, vocabulary: list[str]) -> str:
@@ -292,7 +308,7 @@ def _piece(rng: random.Random, vocabulary: list[str]) -> str:
 
 def _mutate(rng: random.Random, text: str, vocabulary: list[str]) -> str:
     """1-4 edits: insert, delete, replace, duplicate a slice, or cut the rest."""
-    for _ in range(rng.randrange(1, 5)):
+    for _i in range(rng.randrange(1, 5)):
         i = rng.randrange(len(text) + 1)
         j = rng.randrange(i, min(len(text), i + 300) + 1)
         op = rng.randrange(5)
@@ -316,7 +332,7 @@ def texts(samples: list[str]) -> Gen:
 
     def make(rng: random.Random) -> str:
         if rng.randrange(3) == 0:
-            return "".join(_piece(rng, vocabulary) for _ in range(rng.randrange(41)))
+            return "".join(_piece(rng, vocabulary) for _i in range(rng.randrange(41)))
         text = rng.choice(samples)
         if len(text) > MAX_SEED:
             start = rng.randrange(len(text) - MAX_SEED)
@@ -333,7 +349,7 @@ def blobs(samples: list[bytes]) -> Gen:
         if rng.randrange(4) == 0:
             return rng.randbytes(rng.randrange(301))
         data = rng.choice(samples)
-        for _ in range(rng.randrange(1, 5)):
+        for _i in range(rng.randrange(1, 5)):
             i = rng.randrange(len(data) + 1)
             j = rng.randrange(i, min(len(data), i + 64) + 1)
             op = rng.randrange(4)
@@ -350,8 +366,20 @@ def blobs(samples: list[bytes]) -> Gen:
     return make
 
 
-JSON_WORDS = [*VERSIONS[:40], "3.0", "1.1.1", "fips-1.1.2", "2026-02-30", "Apr 2026",
-              "affected", "unaffected", "lessThan", "PUBLISHED", "CVE-2023-0286", ""]
+JSON_WORDS = [
+    *VERSIONS[:40],
+    "3.0",
+    "1.1.1",
+    "fips-1.1.2",
+    "2026-02-30",
+    "Apr 2026",
+    "affected",
+    "unaffected",
+    "lessThan",
+    "PUBLISHED",
+    "CVE-2023-0286",
+    "",
+]
 
 
 def _json_value(rng: random.Random, depth: int = 0) -> Any:
@@ -369,9 +397,11 @@ def _json_value(rng: random.Random, depth: int = 0) -> Any:
     if kind == 6:
         return _random_text(rng, rng.randrange(12))
     if kind == 7:
-        return [_json_value(rng, depth + 1) for _ in range(rng.randrange(4))]
-    return {_random_text(rng, rng.randrange(6)): _json_value(rng, depth + 1)
-            for _ in range(rng.randrange(4))}
+        return [_json_value(rng, depth + 1) for _i in range(rng.randrange(4))]
+    return {
+        _random_text(rng, rng.randrange(6)): _json_value(rng, depth + 1)
+        for _i in range(rng.randrange(4))
+    }
 
 
 def _nodes(doc: Any, path: tuple = ()) -> list[tuple]:
@@ -459,8 +489,14 @@ def _check_version(text: str, result: versions.OpenSSLVersion) -> None:
 
 
 def _check_version_line(_text: str, result: dict[str, Any]) -> None:
-    assert result["implementation"] in ("openssl", "libressl", "boringssl", "aws-lc", "quictls",
-                                         "unknown")
+    assert result["implementation"] in (
+        "openssl",
+        "libressl",
+        "boringssl",
+        "aws-lc",
+        "quictls",
+        "unknown",
+    )
     assert all(isinstance(w, str) for w in result["warnings"])
     if result["version"] is not None:
         assert result["implementation"] in ("openssl", "quictls")
@@ -529,8 +565,11 @@ def _cli_facts(outputs: tuple[str, str, str]) -> dict[str, Any]:
     version_a, version, providers = outputs
 
     def run(argv: list[str]) -> tuple[int, str, str]:
-        return {"-a": (0, version_a, ""), "version": (0, version, ""),
-                "-providers": (0, providers, "")}[argv[-1]]
+        return {
+            "-a": (0, version_a, ""),
+            "version": (0, version, ""),
+            "-providers": (0, providers, ""),
+        }[argv[-1]]
 
     return facts.cli_facts("/usr/bin/openssl", run, [])
 
@@ -538,10 +577,14 @@ def _cli_facts(outputs: tuple[str, str, str]) -> dict[str, Any]:
 def _livepatch_gather(outputs: tuple[str, str, str, str, str]) -> dict[str, Any]:
     version, lib_info, libcare, ulp, cvelist = outputs
     by_argv = {"--version": version, "--lib-info": lib_info, "info": libcare, "-b": ulp}
-    paths = {"kcarectl": "/usr/bin/kcarectl", "libcare-ctl": "/usr/sbin/libcare-ctl",
-             "ulp": "/usr/bin/ulp"}
-    return livepatch.gather(lambda argv: (0, by_argv[argv[-1]], ""), paths.get,
-                            lambda path: cvelist, [])
+    paths = {
+        "kcarectl": "/usr/bin/kcarectl",
+        "libcare-ctl": "/usr/sbin/libcare-ctl",
+        "ulp": "/usr/bin/ulp",
+    }
+    return livepatch.gather(
+        lambda argv: (0, by_argv[argv[-1]], ""), paths.get, lambda path: cvelist, []
+    )
 
 
 def _policy(inputs: tuple[str, str]) -> dict[str, Any]:
@@ -641,10 +684,19 @@ def _tls_probe(exc: BaseException) -> dict[str, Any]:
 
 EXCEPTIONS = st.builds(
     lambda kind, text: kind(text),
-    st.sampled_from([OSError, ConnectionRefusedError, ConnectionResetError, TimeoutError,
-                     ValueError, UnicodeError, BrokenPipeError]),
+    st.sampled_from(
+        [
+            OSError,
+            ConnectionRefusedError,
+            ConnectionResetError,
+            TimeoutError,
+            ValueError,
+            UnicodeError,
+            BrokenPipeError,
+        ]
+    ),
     st.text(max_size=30),
-) | st.builds(lambda code, text: OSError(code, text), st.integers(0, 200), st.text(max_size=20))
+) | st.builds(OSError, st.integers(0, 200), st.text(max_size=20))
 
 
 def _branches(args: tuple[Any, Any]) -> dict[str, Any]:
@@ -664,140 +716,297 @@ def _run_id(text: str) -> str | None:
 
 CASES = [
     # versions
-    Case("OpenSSLVersion.parse", texts([*VERSIONS, "fips-1.1.2", "3.0.0-alpha17+quic"]),
-         versions.OpenSSLVersion.parse, (VersionError,), _check_version,
-         covers=("parse_version", "OpenSSLVersion.parse", "branch_of")),
-    Case("branch_first_release", texts(["3.0", "1.1.1", "0.9.8", "3.10", "fips-1.1"]),
-         versions.branch_first_release, (VersionError,),
-         lambda _t, r: versions.OpenSSLVersion.parse(r), covers=("branch_sort_key",
-                                                                  "branch_first_release")),
+    Case(
+        "OpenSSLVersion.parse",
+        texts([*VERSIONS, "fips-1.1.2", "3.0.0-alpha17+quic"]),
+        versions.OpenSSLVersion.parse,
+        (VersionError,),
+        _check_version,
+        covers=("parse_version", "OpenSSLVersion.parse", "branch_of"),
+    ),
+    Case(
+        "branch_first_release",
+        texts(["3.0", "1.1.1", "0.9.8", "3.10", "fips-1.1"]),
+        versions.branch_first_release,
+        (VersionError,),
+        lambda _t, r: versions.OpenSSLVersion.parse(r),
+        covers=("branch_sort_key", "branch_first_release"),
+    ),
     # openssl version / version -a / list -providers
-    Case("parse_version_line", texts(VERSION + VERSION_A), versiontext.parse_version_line,
-         check=_check_version_line, covers=("parse_version_line", "series_of")),
-    Case("parse_version_text", texts(VERSION + VERSION_A), versiontext.parse_version_text,
-         (ParseError,), _check_version_line),
+    Case(
+        "parse_version_line",
+        texts(VERSION + VERSION_A),
+        versiontext.parse_version_line,
+        check=_check_version_line,
+        covers=("parse_version_line", "series_of"),
+    ),
+    Case(
+        "parse_version_text",
+        texts(VERSION + VERSION_A),
+        versiontext.parse_version_text,
+        (ParseError,),
+        _check_version_line,
+    ),
     Case("parse_version_all", texts(VERSION_A), versiontext.parse_version_all),
-    Case("parse_providers", texts(PROVIDERS), versiontext.parse_providers,
-         check=lambda _t, r: versiontext.fips_active(r)),
-    Case("cli_facts", both(texts(VERSION_A), texts(VERSION), texts(PROVIDERS)), _cli_facts,
-         check=lambda _t, r: r["implementation"] in ("openssl", "libressl", "boringssl",
-                                                     "aws-lc", "quictls", "unknown")),
+    Case(
+        "parse_providers",
+        texts(PROVIDERS),
+        versiontext.parse_providers,
+        check=lambda _t, r: versiontext.fips_active(r),
+    ),
+    Case(
+        "cli_facts",
+        both(texts(VERSION_A), texts(VERSION), texts(PROVIDERS)),
+        _cli_facts,
+        check=lambda _t, r: (
+            r["implementation"]
+            in ("openssl", "libressl", "boringssl", "aws-lc", "quictls", "unknown")
+        ),
+    ),
     # /proc
-    Case("parse_maps_line", texts(MAPS_LINES), procscan.parse_maps_line, (ParseError,),
-         _check_maps_line),
+    Case(
+        "parse_maps_line",
+        texts(MAPS_LINES),
+        procscan.parse_maps_line,
+        (ParseError,),
+        _check_maps_line,
+    ),
     Case("openssl_mappings", texts(MAPS), procscan.openssl_mappings, check=_check_mappings),
     Case("parse_cgroup", texts(CGROUP), procscan.parse_cgroup, check=_check_cgroup),
-    Case("parse_net_table", both(texts(list(NET.values())), choice(list(NET))),
-         lambda args: procscan.parse_net_table(*args), check=_check_net),
-    Case("Scanner.scan", proc_files, _scan,
-         check=lambda _f, r: all(isinstance(p["pid"], int) for p in r["processes"]), heavy=True),
+    Case(
+        "parse_net_table",
+        both(texts(list(NET.values())), choice(list(NET))),
+        lambda args: procscan.parse_net_table(*args),
+        check=_check_net,
+    ),
+    Case(
+        "Scanner.scan",
+        proc_files,
+        _scan,
+        check=lambda _f, r: all(isinstance(p["pid"], int) for p in r["processes"]),
+        heavy=True,
+    ),
     Case("parse_ldconfig", texts(LDCONFIG), libraries.parse_ldconfig),
     Case("parse_os_release", texts([OS_RELEASE]), facts.parse_os_release),
     # changelogs
-    Case("parse_debian_changelog", texts(DEB_CHANGELOG), changelogs.parse_debian_changelog,
-         (ParseError,), _check_changelog),
-    Case("parse_rpm_changelog", texts(RPM_CHANGELOG), changelogs.parse_rpm_changelog,
-         (ParseError,), _check_changelog),
+    Case(
+        "parse_debian_changelog",
+        texts(DEB_CHANGELOG),
+        changelogs.parse_debian_changelog,
+        (ParseError,),
+        _check_changelog,
+    ),
+    Case(
+        "parse_rpm_changelog",
+        texts(RPM_CHANGELOG),
+        changelogs.parse_rpm_changelog,
+        (ParseError,),
+        _check_changelog,
+    ),
     # live patching
-    Case("parse_libcare_ctl_info", texts([LIBCARE_CTL]), livepatch.parse_libcare_ctl_info,
-         check=_check_livepatch),
+    Case(
+        "parse_libcare_ctl_info",
+        texts([LIBCARE_CTL]),
+        livepatch.parse_libcare_ctl_info,
+        check=_check_livepatch,
+    ),
     Case("parse_ulp_patches", texts([ULP]), livepatch.parse_ulp_patches, check=_check_livepatch),
-    Case("parse_json_records", texts([KCARE_JSON, KCARE_JSON.replace("\n", "")]),
-         lambda text: livepatch.parse_json_records(text, "kcarectl", []), check=_check_livepatch),
-    Case("parse_cvelist", texts([CVELIST]), livepatch.parse_cvelist,
-         check=lambda _t, r: all(CVE_ID.fullmatch(c) for c in r)),
-    Case("livepatch.gather",
-         both(texts(["kcarectl 2.80-1\n"]), texts([KCARE_JSON]), texts([LIBCARE_CTL]),
-                   texts([ULP]), texts([CVELIST])),
-         _livepatch_gather,
-         check=lambda _t, r: all(CVE_ID.fullmatch(c) for c in r["cves"]), heavy=True),
+    Case(
+        "parse_json_records",
+        texts([KCARE_JSON, KCARE_JSON.replace("\n", "")]),
+        lambda text: livepatch.parse_json_records(text, "kcarectl", []),
+        check=_check_livepatch,
+    ),
+    Case(
+        "parse_cvelist",
+        texts([CVELIST]),
+        livepatch.parse_cvelist,
+        check=lambda _t, r: all(CVE_ID.fullmatch(c) for c in r),
+    ),
+    Case(
+        "livepatch.gather",
+        both(
+            texts(["kcarectl 2.80-1\n"]),
+            texts([KCARE_JSON]),
+            texts([LIBCARE_CTL]),
+            texts([ULP]),
+            texts([CVELIST]),
+        ),
+        _livepatch_gather,
+        check=lambda _t, r: all(CVE_ID.fullmatch(c) for c in r["cves"]),
+        heavy=True,
+    ),
     # package managers (facts)
-    Case("packages.parse_dpkg_query", texts(DPKG_ALL), packages.parse_dpkg_query,
-         covers=("parse_dpkg_query", "split_evr")),
+    Case(
+        "packages.parse_dpkg_query",
+        texts(DPKG_ALL),
+        packages.parse_dpkg_query,
+        covers=("parse_dpkg_query", "split_evr"),
+    ),
     Case("parse_dpkg_search", texts(DPKG_S), packages.parse_dpkg_search),
     Case("parse_apt_policy", texts(APT_POLICY), packages.parse_apt_policy),
     Case("parse_rpm_query", texts([RPM_QA]), packages.parse_rpm_query),
     # package managers (patching)
     Case("pkgops.parse_dpkg_query", texts(DPKG_W), pkgops.parse_dpkg_query, (ParseError,)),
-    Case("parse_apt_cache_policy", texts(APT_POLICY), pkgops.parse_apt_cache_policy,
-         (ParseError,)),
+    Case("parse_apt_cache_policy", texts(APT_POLICY), pkgops.parse_apt_cache_policy, (ParseError,)),
     Case("parse_apt_get_simulate", texts(APT_SIM), pkgops.parse_apt_get_simulate),
     Case("parse_apt_update", texts(APT_UPDATE), pkgops.parse_apt_update),
     Case("parse_dnf_check_update", texts(DNF), pkgops.parse_dnf_check_update),
     Case("parse_zypper_updates", texts(ZYPPER), pkgops.parse_zypper_updates, (ParseError,)),
-    Case("parse_zypper_download", texts(ZYPPER_DOWNLOAD), pkgops.parse_zypper_download,
-         (ParseError,)),
-    Case("parse_rpm_qp", texts(RPM_QP), pkgops.parse_rpm_qp, (ParseError,),
-         check=lambda _t, r: all(r.values()) and not r["version"].startswith("0:")),
-    Case("parse_dpkg_errors", texts(DPKG_ERRORS), pkgops.parse_dpkg_errors,
-         check=lambda _t, r: all(isinstance(e, str) and e for e in r)),
+    Case(
+        "parse_zypper_download", texts(ZYPPER_DOWNLOAD), pkgops.parse_zypper_download, (ParseError,)
+    ),
+    Case(
+        "parse_rpm_qp",
+        texts(RPM_QP),
+        pkgops.parse_rpm_qp,
+        (ParseError,),
+        check=lambda _t, r: all(r.values()) and not r["version"].startswith("0:"),
+    ),
+    Case(
+        "parse_dpkg_errors",
+        texts(DPKG_ERRORS),
+        pkgops.parse_dpkg_errors,
+        check=lambda _t, r: all(isinstance(e, str) and e for e in r),
+    ),
     Case("upstream_branch", texts(PKG_VERSIONS), pkgops.upstream_branch),
     # package versions
-    Case("dpkg_compare", both(texts(PKG_VERSIONS), texts(PKG_VERSIONS)),
-         lambda pair: pkgversions.dpkg_compare(*pair),
-         check=_check_antisymmetric(pkgversions.dpkg_compare),
-         covers=("dpkg_compare", "pkgversions.split_evr")),
-    Case("rpm_compare", both(texts(PKG_VERSIONS), texts(PKG_VERSIONS)),
-         lambda pair: pkgversions.rpm_compare(*pair),
-         check=_check_antisymmetric(pkgversions.rpm_compare)),
-    Case("compare_deb_versions", both(texts(PKG_VERSIONS), texts(PKG_VERSIONS)),
-         lambda pair: pkgversions.compare_deb_versions(*pair), (ParseError,),
-         covers=("compare_deb_versions", "split_deb_version")),
-    Case("package_compare",
-         both(choice(["dpkg", "rpm", None]), texts(PKG_VERSIONS),
-                   texts(PKG_VERSIONS)),
-         lambda args: pkgversions.package_compare(*args)),
+    Case(
+        "dpkg_compare",
+        both(texts(PKG_VERSIONS), texts(PKG_VERSIONS)),
+        lambda pair: pkgversions.dpkg_compare(*pair),
+        check=_check_antisymmetric(pkgversions.dpkg_compare),
+        covers=("dpkg_compare", "pkgversions.split_evr"),
+    ),
+    Case(
+        "rpm_compare",
+        both(texts(PKG_VERSIONS), texts(PKG_VERSIONS)),
+        lambda pair: pkgversions.rpm_compare(*pair),
+        check=_check_antisymmetric(pkgversions.rpm_compare),
+    ),
+    Case(
+        "compare_deb_versions",
+        both(texts(PKG_VERSIONS), texts(PKG_VERSIONS)),
+        lambda pair: pkgversions.compare_deb_versions(*pair),
+        (ParseError,),
+        covers=("compare_deb_versions", "split_deb_version"),
+    ),
+    Case(
+        "package_compare",
+        both(choice(["dpkg", "rpm", None]), texts(PKG_VERSIONS), texts(PKG_VERSIONS)),
+        lambda args: pkgversions.package_compare(*args),
+    ),
     Case("upstream_of_package_version", texts(PKG_VERSIONS), assess.upstream_of_package_version),
     # OpenSSL configuration
-    Case("policy.gather", both(texts(OPENSSL_CNF), texts(VERSION_A)), _policy,
-         covers=("parse_conf", "seclevel_from_flags", "policy.gather")),
+    Case(
+        "policy.gather",
+        both(texts(OPENSSL_CNF), texts(VERSION_A)),
+        _policy,
+        covers=("parse_conf", "seclevel_from_flags", "policy.gather"),
+    ),
     # ELF files
-    Case("read_elf_info", blobs([ELF[:4096], ELF]), _elf, (ParseError,), covers=("read_elf_info",
-                                                                   "find_version_texts")),
+    Case(
+        "read_elf_info",
+        blobs([ELF[:4096], ELF]),
+        _elf,
+        (ParseError,),
+        covers=("read_elf_info", "find_version_texts"),
+    ),
     # TLS probe: the certificate the server sends, the errors a handshake raises
-    Case("decode_certificate", blobs([CERT]), tlsprobe.decode_certificate,
-         check=_check_certificate),
+    Case(
+        "decode_certificate", blobs([CERT]), tlsprobe.decode_certificate, check=_check_certificate
+    ),
     Case("protocols_below", texts(["TLSv1.2", "TLSv1.3", "TLSv1"]), tlsprobe.protocols_below),
     # vulnerability data
-    Case("parse_db", either(texts([json.dumps(SMALL_DB)]),
-                            lambda rng: json.dumps(documents([SMALL_DB])(rng))),
-         vulndb.parse_db, (DatabaseError,), heavy=True),
+    Case(
+        "parse_db",
+        either(texts([json.dumps(SMALL_DB)]), lambda rng: json.dumps(documents([SMALL_DB])(rng))),
+        vulndb.parse_db,
+        (DatabaseError,),
+        heavy=True,
+    ),
     Case("validate_db", documents([SMALL_DB]), vulndb.validate_db, (DatabaseError,), heavy=True),
-    Case("validate_record", both(choice([k for k, _ in DB_RECORDS]),
-                                      documents([v for _, v in DB_RECORDS])),
-         lambda args: vulndb.validate_record(*args), (DatabaseError,)),
-    Case("convert_record",
-         both(choice(sorted(CVE_RECORDS)), documents(list(CVE_RECORDS.values()))),
-         lambda args: vulndb_build.convert_record(Path(args[0]), args[1], {}), (DatabaseError,),
-         _check_record),
-    Case("data.json and statements.json", both(documents([DATA_JSON]), documents([STATEMENTS])),
-         _branches, (DatabaseError,), covers=("check_statements", "_branch_table", "_disputed")),
-    Case("parse_upstream_date", texts(["14 Apr 2026", "Oct 2027", "2026-04-14", "1st Sep 2023"]),
-         vulndb_build.parse_upstream_date, (DatabaseError,)),
+    Case(
+        "validate_record",
+        both(choice([k for k, _v in DB_RECORDS]), documents([v for _k, v in DB_RECORDS])),
+        lambda args: vulndb.validate_record(*args),
+        (DatabaseError,),
+    ),
+    Case(
+        "convert_record",
+        both(choice(sorted(CVE_RECORDS)), documents(list(CVE_RECORDS.values()))),
+        lambda args: vulndb_build.convert_record(Path(args[0]), args[1], {}),
+        (DatabaseError,),
+        _check_record,
+    ),
+    Case(
+        "data.json and statements.json",
+        both(documents([DATA_JSON]), documents([STATEMENTS])),
+        _branches,
+        (DatabaseError,),
+        covers=("check_statements", "_branch_table", "_disputed"),
+    ),
+    Case(
+        "parse_upstream_date",
+        texts(["14 Apr 2026", "Oct 2027", "2026-04-14", "1st Sep 2023"]),
+        vulndb_build.parse_upstream_date,
+        (DatabaseError,),
+    ),
     Case("parse_sources_file", texts(SOURCES_TXT), vulndb_build.parse_sources_file),
-    Case("advisory_facts", texts(SECADV),
-         lambda text: [vulndb_build.advisory_facts(s)
-                       for s in vulndb_build._advisory_sections(text).values()],
-         covers=("advisory_facts", "_advisory_sections")),
-    Case("legacy XML", blobs([LEGACY_XML[:4000], LEGACY_XML]),
-         lambda blob: vulndb_build._safe_xml(blob, "vulnerabilities.xml"), (DatabaseError,),
-         covers=("_safe_xml",)),
+    Case(
+        "advisory_facts",
+        texts(SECADV),
+        lambda text: [
+            vulndb_build.advisory_facts(s) for s in vulndb_build._advisory_sections(text).values()
+        ],
+        covers=("advisory_facts", "_advisory_sections"),
+    ),
+    Case(
+        "legacy XML",
+        blobs([LEGACY_XML[:4000], LEGACY_XML]),
+        lambda blob: vulndb_build._safe_xml(blob, "vulnerabilities.xml"),
+        (DatabaseError,),
+        covers=("_safe_xml",),
+    ),
     # Debian package repacking (rollback points)
-    Case("parse_status_stanza", texts([STATUS_STANZA]), debpack.parse_status_stanza,
-         (debpack.RepackError,)),
-    Case("read_ar", blobs([debpack.write_ar([("debian-binary", b"2.0\n"),
-                                             ("control.tar.gz", b"\x1f\x8b" + b"\0" * 30)])]),
-         debpack.read_ar, (debpack.RepackError,)),
-    Case("gunzip_tar_names", blobs([b"\x1f\x8b\x08\x00" + b"\0" * 20]), debpack.gunzip_tar_names,
-         (debpack.RepackError,)),
+    Case(
+        "parse_status_stanza",
+        texts([STATUS_STANZA]),
+        debpack.parse_status_stanza,
+        (debpack.RepackError,),
+    ),
+    Case(
+        "read_ar",
+        blobs(
+            [
+                debpack.write_ar(
+                    [("debian-binary", b"2.0\n"), ("control.tar.gz", b"\x1f\x8b" + b"\0" * 30)]
+                )
+            ]
+        ),
+        debpack.read_ar,
+        (debpack.RepackError,),
+    ),
+    Case(
+        "gunzip_tar_names",
+        blobs([b"\x1f\x8b\x08\x00" + b"\0" * 20]),
+        debpack.gunzip_tar_names,
+        (debpack.RepackError,),
+    ),
     # names that become file names
-    Case("run ids and file names", texts(["20261122T071500Z-3f9a1c", "web-01.example.com"]),
-         lambda text: (change_record.safe_filename(text), report.safe_filename(text),
-                       pkgops.valid_run_id(text), _run_id(text)),
-         check=lambda _t, r: "/" not in r[0] and "/" not in r[1],
-         covers=("safe_filename", "validate_run_id", "valid_run_id")),
-    Case("parse_today", texts(["2026-11-22", "today"]), assess.parse_today,
-         (assess.AssessError,)),
+    Case(
+        "run ids and file names",
+        texts(["20261122T071500Z-3f9a1c", "web-01.example.com"]),
+        lambda text: (
+            change_record.safe_filename(text),
+            report.safe_filename(text),
+            pkgops.valid_run_id(text),
+            _run_id(text),
+        ),
+        check=lambda _t, r: "/" not in r[0] and "/" not in r[1],
+        covers=("safe_filename", "validate_run_id", "valid_run_id"),
+    ),
+    Case("parse_today", texts(["2026-11-22", "today"]), assess.parse_today, (assess.AssessError,)),
 ]
 
 
@@ -861,8 +1070,16 @@ def _certificate_valid_until(generalized_time: bytes) -> bytes:
     """The fields decode_certificate reads, with a GeneralizedTime validity."""
     name = _der(0x30, _der(0x31, _der(0x30, _der(0x06, b"\x55\x04\x03") + _der(0x0C, b"x"))))
     validity = _der(0x30, _der(0x18, generalized_time) + _der(0x18, generalized_time))
-    tbs = _der(0x30, _der(0xA0, _der(0x02, b"\x02")) + _der(0x02, b"\x01") + _der(0x30, b"")
-               + name + validity + name + _der(0x30, b""))
+    tbs = _der(
+        0x30,
+        _der(0xA0, _der(0x02, b"\x02"))
+        + _der(0x02, b"\x01")
+        + _der(0x30, b"")
+        + name
+        + validity
+        + name
+        + _der(0x30, b""),
+    )
     return _der(0x30, tbs + _der(0x30, b"") + _der(0x03, b"\x00"))
 
 
@@ -898,42 +1115,76 @@ def _record_with(mutate: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
         (lambda _t: pkgversions.dpkg_compare("²:1.1", "1.0"), None, 1),
         (lambda _t: pkgversions.split_evr("9" * 4400 + ":1.0-1"), None, (0, "1.0", "1")),
         (lambda _t: packages.split_evr("²:1.0-1")["epoch"], None, None),
-        (lambda _t: pkgversions.compare_deb_versions("9" * 4400 + ":1.0", "1.0"), ParseError,
-         None),
+        (lambda _t: pkgversions.compare_deb_versions("9" * 4400 + ":1.0", "1.0"), ParseError, None),
         # rpm version segments longer than int() converts are compared as rpm does
         (lambda _t: pkgversions.rpm_compare("1" * 4400, "2" * 4399), None, 1),
         (lambda _t: pkgversions.rpm_compare("0" * 4400 + "7", "7"), None, 0),
         # package manager outputs
-        (lambda _t: pkgops.parse_apt_cache_policy("p:\n  Installed: 1\n  1 " + "9" * 4400),
-         ParseError, None),
+        (
+            lambda _t: pkgops.parse_apt_cache_policy("p:\n  Installed: 1\n  1 " + "9" * 4400),
+            ParseError,
+            None,
+        ),
         (lambda _t: pkgops.parse_zypper_updates("<stream>\ud800</stream>"), ParseError, None),
         # an ar member of negative size looped for ever; a corrupt gzip member
         (lambda _t: debpack.read_ar(_ar_with_size(b"-60")), debpack.RepackError, None),
-        (lambda _t: debpack.gunzip_tar_names(b"\x1f\x8b\x08\x00" + b"\x00" * 20),
-         debpack.RepackError, None),
+        (
+            lambda _t: debpack.gunzip_tar_names(b"\x1f\x8b\x08\x00" + b"\x00" * 20),
+            debpack.RepackError,
+            None,
+        ),
         # a certificate valid until the year 0001: decoded, expired
-        (lambda _t: tlsprobe.decode_certificate(_certificate_valid_until(b"00010101000000Z"))[
-            "expired"], None, True),
+        (
+            lambda _t: tlsprobe.decode_certificate(_certificate_valid_until(b"00010101000000Z"))[
+                "expired"
+            ],
+            None,
+            True,
+        ),
         # CVE records whose parts have the wrong type name the field
-        (lambda _t: _record_with(lambda cna: cna["descriptions"][0].update(lang=["en"]))["title"],
-         None, "(no title)"),
-        (lambda _t: _record_with(lambda cna: cna["metrics"][0].update(other=None)),
-         DatabaseError, None),
-        (lambda _t: _record_with(lambda cna: cna.update(references={"url": "x"})),
-         DatabaseError, None),
-        (lambda _t: _record_with(lambda cna: cna["references"][0].update(tags=7)),
-         DatabaseError, None),
-        (lambda _t: vulndb_build.check_statements({"disputed": None}, "statements.json"),
-         DatabaseError, None),
+        (
+            lambda _t: _record_with(lambda cna: cna["descriptions"][0].update(lang=["en"]))[
+                "title"
+            ],
+            None,
+            "(no title)",
+        ),
+        (
+            lambda _t: _record_with(lambda cna: cna["metrics"][0].update(other=None)),
+            DatabaseError,
+            None,
+        ),
+        (
+            lambda _t: _record_with(lambda cna: cna.update(references={"url": "x"})),
+            DatabaseError,
+            None,
+        ),
+        (
+            lambda _t: _record_with(lambda cna: cna["references"][0].update(tags=7)),
+            DatabaseError,
+            None,
+        ),
+        (
+            lambda _t: vulndb_build.check_statements({"disputed": None}, "statements.json"),
+            DatabaseError,
+            None,
+        ),
         # the legacy XML: a corrupt gzip stream, an encoding expat does not know
-        (lambda t: _legacy_xml(t, gzip.compress(LEGACY_XML)[:-12] + b"\xff" * 12),
-         DatabaseError, None),
-        (lambda t: _legacy_xml(t, b'<?xml version="1.0" encoding="foo"?><security/>'),
-         DatabaseError, None),
+        (
+            lambda t: _legacy_xml(t, gzip.compress(LEGACY_XML)[:-12] + b"\xff" * 12),
+            DatabaseError,
+            None,
+        ),
+        (
+            lambda t: _legacy_xml(t, b'<?xml version="1.0" encoding="foo"?><security/>'),
+            DatabaseError,
+            None,
+        ),
     ],
 )
-def test_inputs_that_escaped_before(tmp_path: Path, call: Callable[[Path], Any],
-                                    error: type[PatchwiseError] | None, expected: Any) -> None:
+def test_inputs_that_escaped_before(
+    tmp_path: Path, call: Callable[[Path], Any], error: type[PatchwiseError] | None, expected: Any
+) -> None:
     if error is not None:
         with pytest.raises(error) as info:
             call(tmp_path)
