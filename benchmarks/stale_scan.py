@@ -183,6 +183,9 @@ def _rows(label: str, samples: dict[str, list[dict[str, Any]]], stale: bool) -> 
     )
     nr_cpu = [s["process_cpu"] for s in nr if s.get("process_cpu") is not None]
     ours_proc_cpu = [s["process_cpu"] for s in samples["ours"] if s.get("process_cpu") is not None]
+    floor_proc_cpu = [
+        s["process_cpu"] for s in samples["floor"] if s.get("process_cpu") is not None
+    ]
     r_nr_cpu = _bench.ratio(nr_cpu, ours_proc_cpu)
     rows.append(
         Row(
@@ -194,7 +197,20 @@ def _rows(label: str, samples: dict[str, list[dict[str, Any]]], stale: bool) -> 
             {
                 "needrestart_cpu_s": _bench.summary(nr_cpu),
                 "ours_process_cpu_s": _bench.summary(ours_proc_cpu),
+                "floor_process_cpu_s": _bench.summary(floor_proc_cpu),
             },
+        )
+    )
+    # the most any scan that reads every maps file once (in a Python process) could reach
+    r_nr_floor = _bench.ratio(nr_cpu, floor_proc_cpu)
+    rows.append(
+        Row(
+            NAME,
+            f"{label}: needrestart -b / floor process, CPU time (the bound for any scan)",
+            r_nr_floor,
+            "(info)",
+            None,
+            {},
         )
     )
     rows.append(
