@@ -274,6 +274,22 @@ def parse_net_table(text: str, proto: str) -> dict[int, dict[str, Any]]:
     return sockets
 
 
+def sockstat_in_use(text: str) -> dict[str, int] | None:
+    """``inuse`` counts of TCP/UDP (v4 or v6) from /proc/net/sockstat{,6}; None when the text
+    names neither (unknown layout: the caller must assume sockets exist)."""
+    counts: dict[str, int] = {}
+    for line in text.splitlines():
+        proto, sep, rest = line.partition(":")
+        if not sep or proto not in ("TCP", "UDP", "TCP6", "UDP6"):
+            continue
+        fields = rest.split()
+        try:
+            counts[proto] = int(fields[fields.index("inuse") + 1])
+        except (ValueError, IndexError):
+            return None
+    return counts or None
+
+
 class ProcReader:
     """Thin, injectable file-system access to /proc (unit tests pass a fake root)."""
 
@@ -695,8 +711,8 @@ class Scanner:
     def _sockets(self, pid: str) -> list[dict[str, Any]]:
         """Listening TCP/UDP sockets of a process: its socket fds matched against the socket
         tables of its network namespace. The namespace link is read and the tables are parsed
-        (once per namespace; reading ``/proc/PID/net/tcp`` walks the kernel's whole hash table)
-        only for processes that hold a socket at all."""
+        (once per namespace, a protocol only when sockstat counts a socket of it) only for
+        processes that hold a socket at all."""
         inodes = self._socket_inodes(pid)
         if not inodes:
             return []
@@ -749,10 +765,28 @@ class Scanner:
         with self._net_lock:
             return self._net_table_locked(pid, net_ns)
 
+    def _in_use(self, pid: str) -> dict[str, int]:
+        """Sockets in use per protocol in the network namespace of ``pid`` (sockstat, a
+        counter read); a protocol missing here is read from its table anyway."""
+        counts: dict[str, int] = {}
+        for name in ("sockstat", "sockstat6"):
+            try:
+                found = sockstat_in_use(self.reader.read_text(pid, "net", name))
+            except OSError:
+                continue
+            counts.update(found or {})
+        return counts
+
     def _net_table_locked(self, pid: str, net_ns: str) -> dict[int, dict[str, Any]]:
         if net_ns not in self._net_cache:
             table: dict[int, dict[str, Any]] = {}
+            # /proc/PID/net/tcp and tcp6 walk the kernel's whole established-connection hash
+            # table (milliseconds each, whatever the namespace holds): not read for a protocol
+            # with no socket in use
+            in_use = self._in_use(pid)
             for proto in ("tcp", "tcp6", "udp", "udp6"):
+                if in_use.get(proto.upper()) == 0:
+                    continue
                 try:
                     text = self.reader.read_text(pid, "net", proto)
                 except OSError:

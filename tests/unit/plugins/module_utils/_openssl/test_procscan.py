@@ -673,6 +673,35 @@ class NetNamespaces(FakeReader):
         return super().readlink(*parts)
 
 
+def _sockstat(kind: str) -> dict[str, str]:
+    return {
+        "sockstat": (PROC / f"debian12-net-sockstat-{kind}.txt").read_text(),
+        "sockstat6": (PROC / f"debian12-net-sockstat6-{kind}.txt").read_text(),
+    }
+
+
+def test_sockstat_in_use_recorded() -> None:
+    busy = _sockstat("busy")
+    assert procscan.sockstat_in_use(busy["sockstat"]) == {"TCP": 1, "UDP": 0}
+    assert procscan.sockstat_in_use(busy["sockstat6"]) == {"TCP6": 0, "UDP6": 0}
+    empty = _sockstat("empty-netns")
+    assert procscan.sockstat_in_use(empty["sockstat"]) == {"TCP": 0, "UDP": 0}
+    assert procscan.sockstat_in_use("") is None
+    assert procscan.sockstat_in_use("TCP: inuse x\n") is None
+
+
+def test_only_tables_of_protocols_in_use_are_read() -> None:
+    """Recorded sockstat of a namespace with one TCP socket in use (and none of UDP, TCP6,
+    UDP6): only /proc/PID/net/tcp is read, the one table that can list it."""
+    procs, net = _s_server_procs()
+    reader = NetNamespaces(procs, {"net:[4026531840]": {**net, **_sockstat("busy")}})
+    result = Scanner(reader, self_pid=1, systemd=False).scan()
+    tables = sorted(p[2] for p in reader.reads if p[1] == "net" and "sockstat" not in p[2])
+    assert tables == ["tcp"]
+    by_pid = {p["pid"]: p for p in result["processes"]}
+    assert by_pid[8961]["listening"] == [{"proto": "tcp", "address": "127.0.0.1", "port": 8443}]
+
+
 def test_socket_tables_only_for_socket_holders_once_per_namespace() -> None:
     """Processes without a socket fd cost no namespace link and no table; the tables of a
     namespace are read once, when the first socket holder is met."""
@@ -687,7 +716,7 @@ def test_socket_tables_only_for_socket_holders_once_per_namespace() -> None:
     assert by_pid[8962]["listening"] == [{"proto": "udp6", "address": "::", "port": 4433}]
     assert all(by_pid[int(pid)]["listening"] == [] for pid in quiet)
     assert {p[0] for p in reader.links if p[1:] == ("ns", "net")} == set(procs)
-    tables = [p for p in reader.reads if p[1] == "net"]
+    tables = [p for p in reader.reads if p[1] == "net" and "sockstat" not in p[2]]
     assert sorted(p[2] for p in tables) == ["tcp", "tcp6", "udp", "udp6"]
 
 
