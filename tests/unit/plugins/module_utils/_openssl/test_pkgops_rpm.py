@@ -135,12 +135,16 @@ def test_zypper_download_without_xml_is_a_parse_error():
 
 def test_rpm_qp_and_rpm_qa_agree_on_versions():
     assert pkgops.parse_rpm_qp(output("rpm-qp.txt")) == OLD
-    run = FakeRpmHost()
-    run_qa = lambda argv, cwd=None: (0, output("rpm-qa.txt"), "")  # noqa: E731
+    calls = []
+
+    def run_qa(argv, cwd=None):
+        calls.append(argv)
+        return 0, output("rpm-qa.txt"), ""
+
     installed = pkgops.ZypperManager(run_qa).installed()
     assert {p["name"]: p["version"] for p in installed} == {
         "libopenssl3": "3.1.4-150600.5.15.1", "openssl-3": "3.1.4-150600.5.15.1"}
-    assert run.calls == []
+    assert calls == [["rpm", "-qa", "--qf", pkgops.DnfManager.RPM_FORMAT]]
 
 
 @pytest.mark.parametrize("name", ["rpm-qp-truncated.txt", "rpm-qp-not-rpm.txt"])
