@@ -87,8 +87,14 @@ def _minimum() -> int:
 
 
 def _complete_run(config: pytest.Config) -> bool:
-    """True when the whole of tests/unit was selected (no -k, -m or narrower paths)."""
-    if config.getoption("keyword", "") or config.getoption("markexpr", ""):
+    """True when the whole of tests/unit ran (no -k, -m, --deselect, narrower paths or
+    --collect-only)."""
+    if (
+        config.getoption("keyword", "")
+        or config.getoption("markexpr", "")
+        or config.getoption("deselect", None)
+        or config.getoption("collectonly", False)
+    ):
         return False
     unit = Path(__file__).resolve().parent
     args = [arg for arg in config.args if not arg.startswith("-")] or ["."]
