@@ -6,13 +6,15 @@ One thread per target opens NEW connections one after the other: for ``tls`` a T
 plus one HTTP/1.0 request (success = an ``HTTP/`` status line), for ``ssh`` a TCP connect and the
 server's ``SSH-`` banner. Every connection goes to 127.0.0.1 (fixed, not an argument). It stops
 when --stop-file appears, and in any case after --max connections per target or --seconds of
-wall time (at most 300; each socket operation has a 5 s timeout). While the file
-<drain-dir>/<name> exists the target is skipped, as a load balancer skips a drained backend (the
-scenario's drain hooks create and remove it).
+wall time (at most 600; each socket operation has a 5 s timeout). The pause between two
+connections of a target is --pause-tls / --pause-ssh seconds (defaults 0.01 and 0.05). While
+the file <drain-dir>/<name> exists the target is skipped, as a load balancer skips a drained
+backend (the scenario's drain hooks create and remove it).
 
 Writes <out>.ready once every target answered once, and <out> (JSON) at the end:
 {"started", "ended", "targets": {name: {"port", "kind", "ok", "failed", "skipped_drained",
- "failures": [{"t", "error"}] (first 200), "first_ok", "last_ok"}}}
+ "failures": [{"t", "error", "last_ok" (the last success before it)}] (first 200), "first_ok",
+ "last_ok"}}}
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import time
 HOST = "127.0.0.1"
 TIMEOUT = 5.0
 PAUSE = {"tls": 0.01, "ssh": 0.05}
-MAX_SECONDS = 300.0
+MAX_SECONDS = 600.0
 KEEP_FAILURES = 200
 
 
@@ -49,7 +51,7 @@ def ssh_once(port: int, _context: ssl.SSLContext) -> None:
 
 
 def worker(target: dict, deadline: float, limit: int, drain_dir: str, stop_file: str,
-           out: dict, ready: threading.Event) -> None:
+           out: dict, ready: threading.Event, pause: dict) -> None:
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
@@ -68,13 +70,14 @@ def worker(target: dict, deadline: float, limit: int, drain_dir: str, stop_file:
         except (OSError, ssl.SSLError) as exc:
             stats["failed"] += 1
             if len(stats["failures"]) < KEEP_FAILURES:
-                stats["failures"].append({"t": started, "error": f"{type(exc).__name__}: {exc}"})
+                stats["failures"].append({"t": started, "error": f"{type(exc).__name__}: {exc}",
+                                          "last_ok": stats["last_ok"]})
         else:
             stats["ok"] += 1
             stats["first_ok"] = stats["first_ok"] or started
             stats["last_ok"] = started
             ready.set()
-        time.sleep(PAUSE[target["kind"]])
+        time.sleep(pause[target["kind"]])
 
 
 def parse_target(text: str) -> dict:
@@ -91,9 +94,12 @@ def main() -> None:
     parser.add_argument("--max", type=int, default=20000, help="connections per target")
     parser.add_argument("--drain-dir", required=True)
     parser.add_argument("--stop-file", required=True)
+    parser.add_argument("--pause-tls", type=float, default=PAUSE["tls"])
+    parser.add_argument("--pause-ssh", type=float, default=PAUSE["ssh"])
     parser.add_argument("targets", nargs="+", type=parse_target, help="name:port:tls|ssh")
     args = parser.parse_args()
     seconds = min(args.seconds, MAX_SECONDS)
+    pause = {"tls": max(0.0, args.pause_tls), "ssh": max(0.0, args.pause_ssh)}
     started = time.time()
     deadline = started + seconds
     out = {t["name"]: {"port": t["port"], "kind": t["kind"], "ok": 0, "failed": 0,
@@ -105,7 +111,7 @@ def main() -> None:
         event = threading.Event()
         thread = threading.Thread(target=worker, daemon=True,
                                   args=(target, deadline, args.max, args.drain_dir,
-                                        args.stop_file, out, event))
+                                        args.stop_file, out, event, pause))
         thread.start()
         events.append(event)
         threads.append(thread)
