@@ -127,13 +127,13 @@ def make_hosts(bases: dict[str, str], count: int, worker: int, workers: int) -> 
 
 
 # Runs in a fresh interpreter per measurement. Facts are generated first (not timed); then
-# each worker assesses its hosts with one Assessor (assess_many: the batch path), renders every
-# host report as the action plugin does (render_host_json) and writes it to a report directory
-# (tmpfs when there is one: the disk is not what is measured). The parent then builds the fleet
-# summary the way the plugin's summarize step does: load_host_reports (each report parsed and
-# digested) + fleet_summary + the JSON, Markdown and HTML renderings.
+# each worker assesses its hosts with one Assessor (assess_many: the batch path) and writes
+# every host report with its digest as the action plugin does (write_host_report) to a report
+# directory (tmpfs when there is one: the disk is not what is measured). The parent then
+# builds the fleet summary the way the plugin's summarize step does: load_host_reports (the
+# digests) + fleet_summary + the JSON, Markdown and HTML renderings.
 CHILD = r"""
-import json, resource, sys, time, tracemalloc
+import json, os, resource, sys, time, tracemalloc
 from multiprocessing import Pool
 sys.path.insert(0, sys.argv[1])
 sys.path.insert(0, sys.argv[2])
@@ -152,13 +152,10 @@ def work(job):
     assessor = assess.Assessor(vulndb.load_db(), today)
     results = assessor.assess_many(hosts)
     assessed, assessed_cpu = time.perf_counter() - start, time.process_time() - cpu
-    size = 0
     for name, result in results.items():
-        text = report.render_host_json(result)
-        size += len(text)
-        with open(report.host_report_path(report_dir, name), "w", encoding="utf-8") as out:
-            out.write(text)
+        report.write_host_report(report_dir, name, result)
     rendered, rendered_cpu = time.perf_counter() - start, time.process_time() - cpu
+    size = sum(os.path.getsize(report.host_report_path(report_dir, n)) for n in results)
     peak = tracemalloc.get_traced_memory()[1] if trace else None
     return {"assess_s": assessed, "assess_cpu_s": assessed_cpu, "render_s": rendered - assessed,
             "render_cpu_s": rendered_cpu - assessed_cpu, "peak": peak, "bytes": size,
@@ -196,8 +193,8 @@ print(json.dumps({
 
 # The action plugin's path, as ansible runs it: the plugin module is imported in the
 # controller's main process (its import prepares the database and the default assessor), then
-# one worker is forked per host; each assesses its host, renders the report and writes it with
-# write_atomic. CPU per host = the forked children's CPU (fork, work, exit) / hosts.
+# one worker is forked per host; each assesses its host and writes the report and its digest
+# (write_host_report). CPU per host = the forked children's CPU (fork, work, exit) / hosts.
 FORKED = r"""
 import json, os, resource, sys, tempfile, time
 sys.path.insert(0, sys.argv[1])
@@ -216,7 +213,7 @@ import_cpu = time.process_time() - cpu0
 def one(name, facts):
     assessor = plugin._assessor(None, None, assess.DEFAULT_MAX_DB_AGE_DAYS)
     result = assessor.assess(facts, name)
-    report.write_atomic(report.host_report_path(report_dir, name), report.render_host_json(result))
+    report.write_host_report(report_dir, name, result)
 
 before = resource.getrusage(resource.RUSAGE_CHILDREN)
 start = time.perf_counter()
@@ -375,7 +372,7 @@ def run(args: Any) -> list[Row]:
                     f"{forked['hosts']} hosts, each in a worker forked after the plugin's import "
                     f"(as ansible does; import {forked['import_cpu_s'] * 1000:.0f} ms CPU once): "
                     f"{per_host * 1000:.1f} ms CPU per host (fork, assessment, report written "
-                    f"with write_atomic, exit), {forked['wall_s']:.1f}s wall; load "
+                    f"with its digest, exit), {forked['wall_s']:.1f}s wall; load "
                     f"{forked['load_1min']:.1f}; ansible's own per-task cost comes on top"
                 ),
             )

@@ -134,8 +134,7 @@ class ActionModule(ActionBase):
         if args["prometheus"]:
             out["prometheus"] = report.render_prometheus(assessment)
         if args["report_dir"]:
-            path = report.host_report_path(args["report_dir"], host)
-            report.write_atomic(path, report.render_host_json(assessment))
+            path = report.write_host_report(args["report_dir"], host, assessment)
             out["report_files"].append(path)
         summary = assessment["summary"]
         out["msg"] = (

@@ -79,6 +79,9 @@ options:
       - Directory on the controller for reports. With it, the host's assessment is written to
         C(<report_dir>/hosts/<inventory_hostname>.json); with O(summarize_hosts), the fleet
         summary is written to C(summary.json), C(summary.md) and C(index.html).
+      - Next to each host report, C(hosts/.digests/<inventory_hostname>.json) holds the parts
+        of it the fleet summary reads; O(summarize_hosts) reads the digest instead of the
+        report while the report is still the file the digest was made from.
       - Files are written atomically with mode C(0600), new directories with C(0700).
       - Reports are written in check mode too; they are controller artefacts, not changes to
         the managed host.

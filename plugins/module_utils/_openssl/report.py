@@ -236,6 +236,7 @@ def host_digest(result: Any) -> Any:
 
 
 HOSTS_SUBDIR = "hosts"
+DIGESTS_SUBDIR = ".digests"
 
 
 def host_report_path(report_dir: str, host: str) -> str:
@@ -243,13 +244,59 @@ def host_report_path(report_dir: str, host: str) -> str:
     return os.path.join(report_dir, HOSTS_SUBDIR, safe_filename(host) + ".json")
 
 
+def host_digest_path(report_dir: str, host: str) -> str:
+    """Where the digest of the report of ``host`` lives (``hosts/.digests/<host>.json``)."""
+    return os.path.join(report_dir, HOSTS_SUBDIR, DIGESTS_SUBDIR, safe_filename(host) + ".json")
+
+
+def _stamp(stat: os.stat_result) -> list[int]:
+    return [stat.st_ino, stat.st_size, stat.st_mtime_ns]
+
+
+def write_host_report(report_dir: str, host: str, assessment: dict[str, Any]) -> str:
+    """Write the report of ``host`` and its digest; return the report's path.
+
+    The digest (:func:`host_digest`, a few KiB against tens for the report) names the report
+    file it was made from by inode, size and modification time: :func:`load_host_reports`
+    uses it only while the report is that very file, and parses the report otherwise.
+    """
+    path = host_report_path(report_dir, host)
+    write_atomic(path, render_host_json(assessment))
+    try:
+        stamp = _stamp(os.stat(path))
+    except OSError as exc:
+        raise ReportError(f"cannot read back {path}: {exc.strerror or exc}") from exc
+    digest = {
+        "report": stamp,
+        "run_id": assessment.get("run_id"),
+        "digest": host_digest(assessment),
+    }
+    write_atomic(host_digest_path(report_dir, host), render_host_json(digest), fsync=False)
+    return path
+
+
+def _read_digest(report_dir: str, host: str, stamp: list[int]) -> dict[str, Any] | None:
+    """The digest of the report with ``stamp``, or None (absent, unreadable or stale)."""
+    try:
+        with open(host_digest_path(report_dir, host), encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("report") != stamp:
+        return None
+    digest = data.get("digest")
+    return data if isinstance(digest, dict) and "summary" in digest else None
+
+
 def load_host_reports(
     report_dir: str, hosts: Iterable[str], run_id: str | None = None
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """Read the host reports of ``hosts`` for :func:`fleet_summary`: (digests, missing).
 
-    Each report is parsed and reduced to its :func:`host_digest` at once. A host without a
-    readable report, or (with ``run_id``) with a report of another run, is missing, with why.
+    A report's digest written with it (:func:`write_host_report`) is read instead of the
+    report while the report is the file the digest was made from; otherwise the report is
+    parsed and reduced to its :func:`host_digest` at once. A host without a readable report,
+    or (with ``run_id``) with a report of another run, is missing, with why.
     """
     results: dict[str, Any] = {}
     missing: dict[str, str] = {}
@@ -259,18 +306,34 @@ def load_host_reports(
         for host in dict.fromkeys(hosts):
             path = host_report_path(report_dir, host)
             try:
-                with open(path, encoding="utf-8") as handle:
-                    data = json.load(handle)
+                stamp = _stamp(os.stat(path))
             except FileNotFoundError:
                 missing[host] = "no host report (host failed or was unreachable)"
                 continue
-            except (OSError, ValueError) as exc:
+            except OSError as exc:
                 missing[host] = f"unreadable host report {path}: {exc}"
                 continue
-            if run_id and isinstance(data, dict) and data.get("run_id") != run_id:
+            known = _read_digest(report_dir, host, stamp)
+            if known is not None:
+                report_run, digest = known.get("run_id"), known["digest"]
+            else:
+                try:
+                    with open(path, encoding="utf-8") as handle:
+                        data = json.load(handle)
+                except FileNotFoundError:
+                    missing[host] = "no host report (host failed or was unreachable)"
+                    continue
+                except (OSError, ValueError) as exc:
+                    missing[host] = f"unreadable host report {path}: {exc}"
+                    continue
+                if not isinstance(data, dict):
+                    results[host] = data  # the summary lists it as not an assessment
+                    continue
+                report_run, digest = data.get("run_id"), host_digest(data)
+            if run_id and report_run != run_id:
                 missing[host] = "host report is from an earlier run (host failed or unreachable)"
                 continue
-            results[host] = host_digest(data)
+            results[host] = digest
     finally:
         if enabled:
             gc.enable()
@@ -723,11 +786,14 @@ def _priority_number(risk: Mapping[str, Any]) -> int:
 # =========================================================================================
 
 
-def write_atomic(path: str, text: str, mode: int = 0o600, dir_mode: int = 0o700) -> bool:
+def write_atomic(
+    path: str, text: str, mode: int = 0o600, dir_mode: int = 0o700, fsync: bool = True
+) -> bool:
     """Write ``text`` to ``path`` atomically (temp file + rename) with ``mode``.
 
     Missing parent directories are created with ``dir_mode``. Returns True when the content
-    changed. Raises :class:`ReportError` with the reason on failure.
+    changed. ``fsync=False`` skips flushing the data to disk before the rename (for files
+    that can be rebuilt). Raises :class:`ReportError` with the reason on failure.
     """
     directory = os.path.dirname(os.path.abspath(path))
     data = text.encode("utf-8")
@@ -745,7 +811,8 @@ def write_atomic(path: str, text: str, mode: int = 0o600, dir_mode: int = 0o700)
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
                 handle.flush()
-                os.fsync(handle.fileno())
+                if fsync:
+                    os.fsync(handle.fileno())
             os.chmod(tmp, mode)
             os.replace(tmp, path)
         except BaseException:

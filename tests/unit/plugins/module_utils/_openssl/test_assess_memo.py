@@ -260,3 +260,44 @@ def test_trimmed_changelogs_are_told_apart(db):
 
     assert flagged(assessor.assess(trimmed, "trimmed")) == {True}
     assert flagged(assessor.assess(whole, "whole")) == {None}
+
+
+def test_digest_files_stand_in_for_their_reports(tmp_path, memoized):
+    root = str(tmp_path)
+    hosts = ["workstation", "older", "livepatched"]
+    for host in hosts:
+        path = report.write_host_report(root, host, dict(memoized[host], run_id="r1"))
+        assert path == report.host_report_path(root, host)
+    digests, missing = report.load_host_reports(root, hosts, "r1")
+    assert not missing
+    assert digests == {h: report.host_digest(dict(memoized[h], run_id="r1")) for h in hosts}
+    # the summary from the digest files is the summary of the full results
+    full = {h: memoized[h] for h in hosts}
+    assert report.render_json(report.fleet_summary(digests, generated_at=TODAY)) == (
+        report.render_json(report.fleet_summary(full, generated_at=TODAY))
+    )
+    # the digest is what is read while the report is the file it was made from ...
+    digest_path = pathlib.Path(report.host_digest_path(root, "older"))
+    assert digest_path.parent.name == ".digests"
+    assert oct(digest_path.stat().st_mode & 0o777) == "0o600"
+    data = json.loads(digest_path.read_text())
+    data["digest"]["risk"]["score"] = 99.5
+    digest_path.write_text(json.dumps(data))
+    digests, _missing = report.load_host_reports(root, hosts, "r1")
+    assert digests["older"]["risk"]["score"] == 99.5
+    # ... and ignored once the report is another file (rewritten by anything else)
+    report.write_atomic(
+        report.host_report_path(root, "older"),
+        report.render_host_json(dict(memoized["restarted"], run_id="r2")),
+    )
+    digests, missing = report.load_host_reports(root, hosts, "r1")
+    assert "older" not in digests
+    assert missing["older"].startswith("host report is from an earlier run")
+    digests, _missing = report.load_host_reports(root, hosts, "r2")
+    assert digests == {"older": report.host_digest(dict(memoized["restarted"], run_id="r2"))}
+    # a corrupt or missing digest falls back to the report
+    pathlib.Path(report.host_digest_path(root, "workstation")).write_text("{")
+    pathlib.Path(report.host_digest_path(root, "livepatched")).unlink()
+    digests, missing = report.load_host_reports(root, hosts, "r1")
+    assert set(digests) == {"workstation", "livepatched"}
+    assert digests["livepatched"] == report.host_digest(dict(memoized["livepatched"], run_id="r1"))
