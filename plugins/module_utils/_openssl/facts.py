@@ -29,6 +29,7 @@ from ansible_collections.patchwise.openssl.plugins.module_utils._openssl.elf imp
 from ansible_collections.patchwise.openssl.plugins.module_utils._openssl.packages import (
     PackageManager,
     select_manager,
+    usrmerge_variants,
 )
 from ansible_collections.patchwise.openssl.plugins.module_utils._openssl.versiontext import (
     fips_active,
@@ -243,15 +244,16 @@ def _packages(
     manager: PackageManager,
     installed: list[dict[str, Any]],
     prefetched: tuple[set[str], dict[str, str | None]],
-    paths: tuple[list[str], list[str], list[str]],
+    raw_owners: dict[str, str],
+    paths: tuple[list[str], list[str]],
     options: dict[str, Any],
 ) -> tuple[list[dict[str, Any]], dict[str, Owner]]:
-    """Return (OpenSSL packages, owner (name, arch, version) of each asked path).
+    """Return (OpenSSL packages, owner (name, arch, version) of each path in ``raw_owners``,
+    the package manager's answer for the library, CLI and other paths).
 
     Package names are reported without dpkg's ``:arch`` qualifier, the architecture in
     ``arch`` (``libssl3`` + ``amd64``, ``openssl`` + ``amd64``), for dpkg and rpm alike."""
-    lib_paths, cli_paths, extra_paths = paths
-    raw_owners = manager.owners(sorted(set(lib_paths + cli_paths + extra_paths)))
+    lib_paths, cli_paths = paths
     index = _owner_index(installed)
     owners = {path: _resolve_owner(owner, index) for path, owner in raw_owners.items()}
     providers = {raw_owners[p] for p in lib_paths + cli_paths if p in raw_owners}
@@ -352,6 +354,32 @@ def _init_scripts(owners: dict[str, Owner]) -> dict[str, list[str]]:
     return scripts
 
 
+def _exe_owners(
+    manager: PackageManager,
+    exes: list[str],
+    script_owners: set[str],
+    index: dict[str, list[dict[str, Any]]],
+) -> dict[str, Owner]:
+    """Owner of each executable among the packages that ship an init script (the only owners
+    that can name a service): one query of those packages' file lists instead of a search of
+    the whole package database. Falls back to the owner query where the file lists are not
+    available (dpkg before 1.19 has no ``db-fsys:Files``)."""
+    if not exes or not script_owners:
+        return {}
+    files = manager.files(sorted(script_owners))
+    if not any(files.values()):
+        raw = manager.owners(exes)
+        return {exe: _resolve_owner(owner, index) for exe, owner in raw.items()}
+    found: dict[str, Owner] = {}
+    for exe in exes:
+        for variant in usrmerge_variants(exe):
+            owner = next((b for b in sorted(files) if variant in files[b]), None)
+            if owner is not None:
+                found[exe] = _resolve_owner(owner, index)
+                break
+    return found
+
+
 def _list_init_scripts() -> list[str]:
     try:
         return [
@@ -395,9 +423,34 @@ def gather(
             "python runtimes",
         )
 
-    clis = [cli_facts(p, run, warnings) for p in find_clis(opts["extra_cli_paths"])]
-    if not clis:
-        warnings.append("no openssl command line tool found")
+    # The openssl runs and the owner query of every path known before the scan (linker
+    # cache, extra directories, CLIs, init scripts) run while /proc is scanned.
+    cli_paths_found = find_clis(opts["extra_cli_paths"])
+    cli_warnings: list[str] = []
+    cli_job = Background(
+        lambda: [cli_facts(p, run, cli_warnings) for p in cli_paths_found],
+        [],
+        "openssl command line tools",
+    )
+    sources = _ldconfig_sources(run, get_bin_path, warnings)
+    extra_dirs = [d for d in opts["extra_library_paths"] if os.path.isdir(d)]
+    sources += [
+        (p, "extra_dir")
+        for p in libs_mod.walk_extra_dirs(
+            extra_dirs, float(opts["library_search_budget"]), warnings
+        )
+    ]
+    init_scripts = [] if facts["distro"]["systemd_pid1"] else _list_init_scripts()
+    early_paths = sorted(
+        {q for p, _origin in sources for q in (p, os.path.realpath(p))}
+        | {q for p in cli_paths_found for q in (p, os.path.realpath(p))}
+        | set(init_scripts)
+    )
+    owner_job = (
+        Background(lambda: manager.owners(early_paths), {}, "package owners")
+        if manager is not None
+        else None
+    )
 
     scan: dict[str, Any] = {"processes": [], "unreadable": [], "warnings": []}
     if opts["processes"]:
@@ -409,41 +462,53 @@ def gather(
         scan = scanner.scan()
         warnings.extend(scan["warnings"])
 
-    sources = _ldconfig_sources(run, get_bin_path, warnings)
-    extra_dirs = [d for d in opts["extra_library_paths"] if os.path.isdir(d)]
-    sources += [
-        (p, "extra_dir")
-        for p in libs_mod.walk_extra_dirs(
-            extra_dirs, float(opts["library_search_budget"]), warnings
-        )
-    ]
     for proc in scan["processes"]:
         for lib in proc["libraries"]:
             if not lib["deleted"] and not proc["container"]:
                 sources.append((lib["path"], "process"))
     libraries = libs_mod.build_inventory(sources, inspect_file)
+    clis = cli_job.join(warnings)
+    warnings.extend(cli_warnings)
+    if not clis:
+        warnings.append("no openssl command line tool found")
 
     packages: list[dict[str, Any]] = []
     owners: dict[str, Owner] = {}
-    exes = sorted({p["exe"] for p in scan["processes"] if p["exe"] and not p["container"]})
-    init_scripts = [] if facts["distro"]["systemd_pid1"] else _list_init_scripts()
     installed, asked, answered = (
         package_queries.join(warnings) if package_queries is not None else ([], set(), {})
     )
     prefetched = (asked, answered)
-    if manager is not None:
+    scripts: dict[str, list[str]] = {}
+    if manager is not None and owner_job is not None:
         lib_paths = sorted(
             {lib["real_path"] for lib in libraries} | {p for lib in libraries for p in lib["paths"]}
         )
         cli_paths = sorted({c["real_path"] for c in clis} | {c["path"] for c in clis})
+        raw_owners = dict(owner_job.join(warnings))
+        late = sorted(set(lib_paths + cli_paths) - set(early_paths))
+        if late:  # mapped by a process only (not in the linker cache or the extra directories)
+            raw_owners.update(manager.owners(late))
         packages, owners = _packages(
-            manager, installed, prefetched, (lib_paths, cli_paths, exes + init_scripts), opts
+            manager, installed, prefetched, raw_owners, (lib_paths, cli_paths), opts
         )
+        index = _owner_index(installed)
+        script_owners = {raw_owners[p] for p in init_scripts if p in raw_owners}
+        scripts = _init_scripts(
+            {p: _resolve_owner(raw_owners[p], index) for p in init_scripts if p in raw_owners}
+        )
+        exes = sorted(
+            {
+                p["exe"]
+                for p in scan["processes"]
+                if p["exe"] and not p["container"] and p["service"] is None
+            }
+        )
+        owners.update(_exe_owners(manager, exes, script_owners, index))
     else:
         warnings.append("no supported package manager (dpkg, rpm): packages not inventoried")
     _attach_packages(libraries, clis, owners)
     libs_mod.mark_leftovers(libraries)
-    _finish_processes(scan["processes"], libraries, owners, _init_scripts(owners))
+    _finish_processes(scan["processes"], libraries, owners, scripts)
 
     vend = {
         "found": [],

@@ -99,6 +99,10 @@ class PackageManager:
     def candidates(self, names: list[str]) -> dict[str, str | None]:  # pragma: no cover
         return {}
 
+    def files(self, names: list[str]) -> dict[str, set[str]]:  # pragma: no cover - interface
+        """Files of each installed package (by the spelling :meth:`owners` returns)."""
+        return {}
+
     def changelog(self, pkg: dict[str, Any]) -> dict[str, Any]:  # pragma: no cover
         return {"path": None, "cves": {}, "entries": 0, "trimmed": False, "error": "unsupported"}
 
@@ -140,6 +144,14 @@ class DpkgManager(PackageManager):
                 if original and original not in owners:
                     owners[original] = pkg
         return owners
+
+    def files(self, names: list[str]) -> dict[str, set[str]]:
+        if not names:
+            return {}
+        _rc, out, _err = self.run(
+            ["dpkg-query", "-W", "-f=== ${binary:Package}\n${db-fsys:Files}", *names]
+        )
+        return _parse_dpkg_files(out)
 
     def candidates(self, names: list[str]) -> dict[str, str | None]:
         if not names:
@@ -240,6 +252,18 @@ def parse_dpkg_search(text: str) -> dict[str, str]:
     return owners
 
 
+def _parse_dpkg_files(text: str) -> dict[str, set[str]]:
+    """``dpkg-query -W -f='== ${binary:Package}\\n${db-fsys:Files}'``: files per package."""
+    files: dict[str, set[str]] = {}
+    current: set[str] | None = None
+    for line in text.splitlines():
+        if line.startswith("== "):
+            current = files.setdefault(line[3:].strip(), set())
+        elif current is not None and line.startswith(" /"):
+            current.add(line[1:])
+    return files
+
+
 def parse_apt_policy(text: str) -> dict[str, str | None]:
     candidates: dict[str, str | None] = {}
     current = None
@@ -280,6 +304,17 @@ class RpmManager(PackageManager):
                 if sep and path in wanted and path not in owners:
                     owners[path] = name.strip()
         return owners
+
+    def files(self, names: list[str]) -> dict[str, set[str]]:
+        if not names:
+            return {}
+        _rc, out, _err = self.run(["rpm", "-q", "--qf", "[%{NAME}\t%{FILENAMES}\n]", *names])
+        files: dict[str, set[str]] = {}
+        for line in out.splitlines():
+            name, sep, path = line.partition("\t")
+            if sep and path.startswith("/"):
+                files.setdefault(name, set()).add(path)
+        return files
 
     def candidates(self, names: list[str]) -> dict[str, str | None]:
         if not names or not self.dnf:

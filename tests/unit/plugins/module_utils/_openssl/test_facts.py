@@ -271,11 +271,13 @@ def test_multiarch_packages_keep_their_architecture() -> None:
             assert sorted(names) == ["libssl3:amd64", "libssl3:i386", "openssl"]
             return {"libssl3": "3.0.22-1~deb12u2", "libssl3:i386": "3.0.21-1", "openssl": None}
 
+    manager = Manager(lambda argv: (0, "", ""), [])
     pkgs, resolved = facts._packages(
-        Manager(lambda argv: (0, "", ""), []),
+        manager,
         installed,
         (set(), {}),
-        (sorted(owners)[:2], ["/usr/bin/openssl"], []),
+        manager.owners(sorted(owners)),
+        (sorted(owners)[:2], ["/usr/bin/openssl"]),
         {"candidates": True, "changelog": False},
     )
     by_arch = {(p["name"], p["arch"]): p for p in pkgs}
@@ -291,3 +293,72 @@ def test_multiarch_packages_keep_their_architecture() -> None:
         "3.0.19-1~deb12u2",
     )
     assert resolved["/usr/bin/openssl"] == ("openssl", "amd64", "3.0.19-1~deb12u2")
+
+
+def _installed_bench() -> list[dict[str, Any]]:
+    return packages.parse_dpkg_query(
+        "haproxy\thaproxy\t2.6.12-1+deb12u4\tamd64\tinstalled\n"
+        "openssh-server\topenssh\t1:9.2p1-2+deb12u10\tamd64\tinstalled\n"
+        "nginx-common\tnginx\t1.22.1-9+deb12u11\tall\tinstalled\n"
+        "nginx\tnginx\t1.22.1-9+deb12u11\tamd64\tinstalled\n"
+    )
+
+
+class _FilesManager(packages.DpkgManager):
+    """dpkg-query answered from the recorded file lists of the benchmark image's packages."""
+
+    def __init__(self, with_files: bool = True) -> None:
+        super().__init__(self._run, [])
+        self.with_files = with_files
+        self.calls: list[list[str]] = []
+
+    def _run(self, argv: list[str]) -> tuple[int, str, str]:
+        self.calls.append(argv)
+        if argv[:2] == ["dpkg-query", "-W"] and self.with_files:
+            recorded = (FIX / "dpkg" / "debian12-dpkg-query-files.txt").read_text()
+            return 0, recorded, ""
+        if argv[:2] == ["dpkg-query", "-W"]:  # a dpkg without db-fsys:Files
+            return 0, "".join(f"== {n}\n" for n in argv[3:]), ""
+        if argv[:2] == ["dpkg-query", "-S"]:
+            known = {"/usr/sbin/haproxy": "haproxy", "/usr/sbin/nginx": "nginx"}
+            return 0, "".join(f"{known[p]}: {p}\n" for p in argv[2:] if p in known), ""
+        return 1, "", "unexpected"
+
+
+def test_executables_map_to_init_scripts_through_their_packages_files() -> None:
+    """Non-systemd host (the benchmark image): an executable names a service when the package
+    that ships an init script also ships the executable — one query of those packages' file
+    lists (recorded), no search of the whole package database. nginx's init script is in
+    nginx-common, its binary in nginx: no service, as dpkg-query -S would also give."""
+    index = facts._owner_index(_installed_bench())
+    manager = _FilesManager()
+    exes = ["/usr/sbin/haproxy", "/usr/sbin/sshd", "/usr/sbin/nginx", "/usr/bin/sleep"]
+    owners = facts._exe_owners(manager, exes, {"haproxy", "openssh-server", "nginx-common"}, index)
+    assert owners == {
+        "/usr/sbin/haproxy": ("haproxy", "amd64", "2.6.12-1+deb12u4"),
+        "/usr/sbin/sshd": ("openssh-server", "amd64", "1:9.2p1-2+deb12u10"),
+    }
+    assert [c[:2] for c in manager.calls] == [["dpkg-query", "-W"]]
+    scripts = {"haproxy": ["haproxy"], "openssh-server": ["ssh"], "nginx-common": ["nginx"]}
+    procs = [
+        {"exe": exe, "container": None, "service": None, "service_source": "none", "libraries": []}
+        for exe in exes
+    ]
+    facts._finish_processes(procs, [], owners, scripts)
+    assert [(p["service"], p["service_source"]) for p in procs] == [
+        ("haproxy", "init"),
+        ("ssh", "init"),
+        (None, "none"),
+        (None, "none"),
+    ]
+
+
+def test_executable_owners_fall_back_to_the_owner_query() -> None:
+    """Without file lists (dpkg before 1.19): the owner query, as before."""
+    index = facts._owner_index(_installed_bench())
+    manager = _FilesManager(with_files=False)
+    owners = facts._exe_owners(manager, ["/usr/sbin/haproxy"], {"haproxy"}, index)
+    assert owners == {"/usr/sbin/haproxy": ("haproxy", "amd64", "2.6.12-1+deb12u4")}
+    assert [c[:2] for c in manager.calls] == [["dpkg-query", "-W"], ["dpkg-query", "-S"]]
+    assert facts._exe_owners(manager, [], {"haproxy"}, index) == {}
+    assert facts._exe_owners(manager, ["/usr/sbin/haproxy"], set(), index) == {}

@@ -7,6 +7,7 @@ checked against the documented query formats, the changelog parser on real spec 
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -22,6 +23,8 @@ from ansible_collections.patchwise.openssl.plugins.module_utils._openssl.package
     split_evr,
     usrmerge_variants,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 FIX = Path(__file__).parents[3] / "fixtures" / "facts"
 DPKG = FIX / "dpkg"
@@ -207,3 +210,57 @@ def test_usrmerge_and_names() -> None:
     assert not packages.PackageManager.is_openssl_package(
         {"name": "libnss3", "source": "nss"}, set()
     )
+
+
+def test_dpkg_file_lists_recorded() -> None:
+    """dpkg-query -W -f='== ${binary:Package}\\n${db-fsys:Files}' of three packages."""
+    files = packages._parse_dpkg_files((DPKG / "debian12-dpkg-query-files.txt").read_text())
+    assert sorted(files) == ["haproxy", "nginx-common", "openssh-server"]
+    assert "/usr/sbin/haproxy" in files["haproxy"]
+    assert "/etc/init.d/nginx" in files["nginx-common"]
+    assert "/usr/sbin/sshd" in files["openssh-server"]
+    assert all(path.startswith("/") for paths in files.values() for path in paths)
+    run = Recorder({"dpkg-query -W": (0, "== a\n /x\n /y\n== b\n", "")})
+    assert DpkgManager(run, []).files(["a", "b"]) == {"a": {"/x", "/y"}, "b": set()}
+    assert run.calls[0][2] == "-f=== ${binary:Package}\n${db-fsys:Files}"
+    rpm = Recorder({"rpm -q --qf": (0, "openssl-libs\t/usr/lib64/libssl.so.3\n", "")})
+    assert RpmManager(rpm, []).files(["openssl-libs"]) == {
+        "openssl-libs": {"/usr/lib64/libssl.so.3"}
+    }
+
+
+SCALE = int(os.environ.get("PATCHWISE_PROPERTY_SCALE", "1"))
+FILES_TEXT = (DPKG / "debian12-dpkg-query-files.txt").read_text()
+
+
+EDITS = st.lists(
+    st.tuples(
+        st.integers(0, len(FILES_TEXT.splitlines()) - 1),
+        st.sampled_from(["drop", "junk", "twice", "prefix"]),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=500 * SCALE, deadline=None)
+@given(EDITS, st.text(max_size=40))
+def test_property_dpkg_file_lists(edits: list[tuple[int, str]], junk: str) -> None:
+    """The recorded file lists with lines dropped, duplicated or replaced by junk: every path
+    returned is a path of the answer, under a package header of the answer."""
+    lines = FILES_TEXT.splitlines()
+    for index, edit in edits:
+        i = index % len(lines) if lines else 0
+        if not lines:
+            break
+        replacement = {
+            "drop": [],
+            "junk": [junk],
+            "twice": [lines[i], lines[i]],
+            "prefix": [junk + lines[i]],
+        }[edit]
+        lines[i : i + 1] = replacement
+    text = "\n".join(lines)
+    files = packages._parse_dpkg_files(text)
+    for name, paths in files.items():
+        assert f"== {name}" in text
+        assert all(path.startswith("/") and f" {path}" in text for path in paths)
