@@ -662,8 +662,8 @@ def test_plan_phases_puts_planning_failures_in_their_phase():
     )
     assert phases[1]["hosts"] == ["p1"]
     assert phases[1]["batches"] == [["p1"]]
-    assert phases[1]["failed"] == [{"host": "p2", "reason": "could not be planned: pre-flight: "
-                                                           "a package repository is unreachable"}]
+    reason = "could not be planned: pre-flight: a package repository is unreachable"
+    assert phases[1]["failed"] == [{"host": "p2", "reason": reason}]
     assert phases[1]["excluded"] == []
     assert "- failed at planning: p2 (could not be planned" in cr.render_run_markdown(
         {"phases": phases})
