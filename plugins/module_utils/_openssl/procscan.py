@@ -610,7 +610,7 @@ class Scanner:
             found: list[dict[str, Any]] = []
             self._examine(pids, own, found)
             return found
-        outs: list[list[dict[str, Any]]] = [[] for _ in range(workers)]
+        outs: list[list[dict[str, Any]]] = [[] for _index in range(workers)]
         errors: list[BaseException] = []
 
         def run(index: int) -> None:
