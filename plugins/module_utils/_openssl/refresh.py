@@ -444,7 +444,8 @@ class Executor:
     def _init_argv(self, entry: dict[str, Any], verb: str) -> list[str]:
         if entry["service_source"] == "systemd":
             systemctl = self.host.which("systemctl") or "systemctl"
-            return [systemctl, verb, entry["service"]]
+            # "--": a unit name is never read as an option (systemd names may start with "-")
+            return [systemctl, verb, "--", entry["service"]]
         return [os.path.join(INIT_DIR, entry["service"]), verb]
 
     def _master_cmdline(self, entry: dict[str, Any]) -> list[str]:

@@ -341,7 +341,7 @@ def test_systemd_restart_and_daemon_reexec_use_systemctl_with_recorded_outputs()
         load_scan("debian12-systemd/scan-stale.json"), pid1_exe="/usr/lib/systemd/systemd"
     )
     host.files["/proc/31/cgroup"] = fixture("debian12-systemd/nginx-master-cgroup.txt")
-    host.commands[("/usr/bin/systemctl", "restart", "nginx.service")] = recorded_run(
+    host.commands[("/usr/bin/systemctl", "restart", "--", "nginx.service")] = recorded_run(
         "debian12-systemd/systemctl-restart-nginx-badconf"
     )
     host.commands[("/usr/bin/systemctl", "daemon-reexec")] = recorded_run(
@@ -719,7 +719,7 @@ def test_recover_on_systemd_uses_systemctl_start() -> None:
     host = pw_tlsd_is_down()
     entry = {"service": "pw-tlsd.service", "service_source": "systemd", "exe": None}
     result = run_refresh(host, recover=[entry])
-    assert host.commands_run() == [("/usr/bin/systemctl", "start", "pw-tlsd.service")]
+    assert host.commands_run() == [("/usr/bin/systemctl", "start", "--", "pw-tlsd.service")]
     assert result["recovered"][0]["status"] == "started"
 
 
