@@ -10,8 +10,7 @@ after a bounded time).
 
 Contenders, each in a fresh process inside the container, order rotated every round:
   floor        python3 loop reading every /proc/PID/maps once (analysis after the clock)
-  ours         procscan.Scanner built as facts.gather builds it (in-process time of scan(); it
-               reads /proc with up to 4 threads on a large host)
+  ours         procscan.Scanner built as facts.gather builds it (in-process time of scan())
   module       the whole openssl_facts module process (python3 plugins/modules/openssl_facts.py)
   needrestart  `needrestart -b -r l` (Debian 12's package), bounded by a timeout
 
@@ -164,7 +163,7 @@ def _rows(label: str, samples: dict[str, list[dict[str, Any]]], stale: bool) -> 
         )
     )
     # CPU time (user + system): what the work costs, whatever share of a CPU each process got
-    # on a loaded machine; the scan may use more than one thread, the floor uses one.
+    # on a loaded machine.
     floor_cpu = [s["cpu_seconds"] for s in samples["floor"] if s.get("cpu_seconds") is not None]
     ours_cpu = [s["cpu_seconds"] for s in samples["ours"] if s.get("cpu_seconds") is not None]
     r_cpu = _bench.ratio(ours_cpu, floor_cpu)

@@ -2,11 +2,10 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Two versions of the process scan side by side, run INSIDE a benchmark container or on a host.
 
-    scan_sidebyside.py <rounds> <label>=<collections dir>[@<threads>] [<label>=...]
+    scan_sidebyside.py <rounds> <label>=<collections dir> [<label>=<collections dir> ...]
 
 Each round runs the floor (every /proc/PID/maps read once) and every given version of
-``procscan.Scanner`` (built as facts.gather builds it; ``@N``: with N threads, for versions
-that have them), each in a fresh process, the order
+``procscan.Scanner`` (built as facts.gather builds it), each in a fresh process, the order
 rotated every round. Per contender: wall and CPU time (user + system of the scan itself,
 ``time.process_time``), medians and ranges; per version the ratio to the floor of the same
 round (wall and CPU); and whether the versions report the same processes (fields compared
@@ -45,7 +44,7 @@ def floor() -> dict[str, Any]:
     }
 
 
-def scan(collections: str, dump: str, workers: str = "") -> dict[str, Any]:
+def scan(collections: str, dump: str) -> dict[str, Any]:
     sys.path.insert(0, collections)
     from ansible_collections.patchwise.openssl.plugins.module_utils._openssl import (
         procscan,
@@ -54,10 +53,9 @@ def scan(collections: str, dump: str, workers: str = "") -> dict[str, Any]:
         inspect_file,
     )
 
-    extra = {"workers": int(workers)} if workers else {}
     wall, cpu = time.perf_counter(), time.process_time()
     result = procscan.Scanner(
-        procscan.ProcReader("/proc"), listening=True, elf_reader=inspect_file, **extra
+        procscan.ProcReader("/proc"), listening=True, elf_reader=inspect_file
     ).scan()
     out = {"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu}
     out["processes"] = len(result["processes"])
@@ -130,7 +128,7 @@ def main() -> None:
         print(json.dumps(floor()))
         return
     if sys.argv[1] == "scan":
-        print(json.dumps(scan(*sys.argv[2:5])))
+        print(json.dumps(scan(sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else "")))
         return
     rounds = int(sys.argv[1])
     versions = dict(arg.split("=", 1) for arg in sys.argv[2:])
@@ -146,8 +144,7 @@ def main() -> None:
                 current[name] = _child(["floor"])
             else:
                 last = rnd == rounds - 1
-                where, _sep, workers = versions[name].partition("@")
-                current[name] = _child(["scan", where, dumps[name] if last else "", workers])
+                current[name] = _child(["scan", versions[name], dumps[name] if last else ""])
             samples[name].append(current[name])
         for label in versions:
             for kind in ("wall", "cpu"):

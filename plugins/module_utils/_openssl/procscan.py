@@ -30,7 +30,6 @@ from __future__ import annotations
 import errno
 import os
 import re
-import threading
 from typing import Any, Callable
 
 from ansible_collections.patchwise.openssl.plugins.module_utils._openssl.errors import ParseError
@@ -51,11 +50,6 @@ UDP_UNCONNECTED = "07"
 DENSE_FDS = 64
 # bound of every parent-chain walk
 MAX_DEPTH = 64
-# /proc is read by up to this many threads (the kernel work runs outside the GIL), as many as
-# the host has idle CPUs (CPUs less the 1-minute load average) ...
-MAX_WORKERS = 4
-# ... when there are at least this many processes per thread
-PIDS_PER_WORKER = 256
 
 
 def library_kind(path: str) -> str | None:
@@ -524,10 +518,8 @@ class Scanner:
         elf_reader: Callable[[str], dict[str, Any]] | None = None,
         systemd: bool | None = None,
         own_tree: bool = True,
-        workers: int | None = None,
     ) -> None:
         self.reader = reader or ProcReader()
-        self.workers = workers
         self.listening = listening
         self.self_pid = str(self_pid if self_pid is not None else os.getpid())
         self.elf_reader = elf_reader
@@ -547,7 +539,6 @@ class Scanner:
         self._line_cache: dict[bytes, tuple[Any, ...] | None] = {}
         self._cgroup_cache: dict[str, dict[str, Any]] = {}
         self.pids_seen = 0
-        self._net_lock = threading.Lock()
 
     # -- phase 1: the cheap pass ---------------------------------------------------------
     def _pids(self) -> list[str]:
@@ -560,7 +551,9 @@ class Scanner:
 
     def _examine(self, pids: list[str], own: set[int], out: list[dict[str, Any]]) -> None:
         """Every ``maps`` of ``pids`` read once; the processes naming ``/libssl`` or
-        ``/libcrypto`` there are described (phase 2) and appended to ``out``."""
+        ``/libcrypto`` there are described (phase 2) and appended to ``out``. (Reading /proc
+        in several threads was measured and dropped: on a busy host the threads wait for each
+        other and for the interpreter lock, and cost more CPU.)"""
         read = self.reader.read_bytes
         for pid in pids:
             try:
@@ -580,53 +573,6 @@ class Scanner:
             proc = self._describe(pid, data)
             if proc is not None:
                 out.append(proc)
-
-    def _worker_count(self, pids: int) -> int:
-        """Threads only where there are CPUs to spare: on a busy host more threads only wait for
-        each other (and a facts run must not take a production host's CPUs)."""
-        if self.workers is not None:
-            return max(1, self.workers)
-        try:
-            cpus = len(os.sched_getaffinity(0))
-        except (AttributeError, OSError):
-            cpus = os.cpu_count() or 1
-        try:
-            spare = round(cpus - os.getloadavg()[0])
-        except OSError:
-            spare = 1
-        return max(1, min(MAX_WORKERS, spare, pids // PIDS_PER_WORKER))
-
-    def _examine_all(self, pids: list[str], own: set[int]) -> list[dict[str, Any]]:
-        """Phases 1 and 2 over every pid, split over threads on a large host with idle CPUs:
-        each thread spends most of its time in ``/proc`` reads, which run outside the GIL.
-        The caches the threads share are plain dicts (a race only computes an entry twice);
-        the socket tables are read under a lock."""
-        workers = self._worker_count(len(pids))
-        # lazily computed state every thread reads
-        self._root_identity()
-        self._under_systemd()
-        self._own_mnt()
-        if workers == 1:
-            found: list[dict[str, Any]] = []
-            self._examine(pids, own, found)
-            return found
-        outs: list[list[dict[str, Any]]] = [[] for _index in range(workers)]
-        errors: list[BaseException] = []
-
-        def run(index: int) -> None:
-            try:
-                self._examine(pids[index::workers], own, outs[index])
-            except BaseException as exc:  # re-raised below, in the caller's thread
-                errors.append(exc)
-
-        threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(workers)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        if errors:
-            raise errors[0]
-        return [proc for out in outs for proc in out]
 
     def _unreadable(self, pid: str, error: str) -> None:
         comm = self._safe(self.reader.read_text, pid, "comm")
@@ -761,10 +707,6 @@ class Scanner:
                     continue
         return inodes
 
-    def _net_table(self, pid: str, net_ns: str) -> dict[int, dict[str, Any]]:
-        with self._net_lock:
-            return self._net_table_locked(pid, net_ns)
-
     def _in_use(self, pid: str) -> dict[str, int]:
         """Sockets in use per protocol in the network namespace of ``pid`` (sockstat, a
         counter read); a protocol missing here is read from its table anyway."""
@@ -777,7 +719,7 @@ class Scanner:
             counts.update(found or {})
         return counts
 
-    def _net_table_locked(self, pid: str, net_ns: str) -> dict[int, dict[str, Any]]:
+    def _net_table(self, pid: str, net_ns: str) -> dict[int, dict[str, Any]]:
         if net_ns not in self._net_cache:
             table: dict[int, dict[str, Any]] = {}
             # /proc/PID/net/tcp and tcp6 walk the kernel's whole established-connection hash
@@ -862,7 +804,7 @@ class Scanner:
             "pid": int(pid),
             "ppid": ppid,
             "uid": uid,
-            "user": None,  # resolved after the scan, in one thread
+            "user": None,  # resolved after the scan, once per uid
             "exe": exe[: -len(DELETED)] if exe and exe.endswith(DELETED) else exe,
             "exe_deleted": bool(exe and exe.endswith(DELETED)),
             "comm": comm,
@@ -1018,7 +960,9 @@ class Scanner:
         own.add(int(self.self_pid))
         pids = self._pids()
         self.pids_seen = len(pids)
-        processes = sorted(self._examine_all(pids, own), key=lambda p: p["pid"])
+        processes: list[dict[str, Any]] = []
+        self._examine(pids, own, processes)
+        processes.sort(key=lambda p: p["pid"])
         if self.own_tree:
             processes, dropped = self._without_own_tree(processes, own)
             self.own_excluded = sorted(self.own_excluded + dropped)

@@ -859,15 +859,3 @@ def test_processes_gone_by_the_end_of_the_scan_are_marked() -> None:
         1001: True,
         1002: False,
     }
-
-
-def test_threads_give_the_same_answer() -> None:
-    """The scan split over worker threads reports exactly what one thread reports."""
-    maps = (PROC / "debian12-python-stale-maps.txt").read_text()
-    stats = {"/": FakeStat(2), **stat_from_json("debian12-python-stale-stat.json")}
-    procs = {**_sleepers(300, maps, stat=stats), **_s_server_procs()[0]}
-    net = _s_server_procs()[1]
-    one = Scanner(FakeReader(procs, net), self_pid=1, systemd=False, workers=1).scan()
-    four = Scanner(FakeReader(procs, net), self_pid=1, systemd=False, workers=4).scan()
-    assert len(one["processes"]) == 302
-    assert one == four
