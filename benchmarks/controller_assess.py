@@ -228,7 +228,8 @@ for name, facts in hosts.items():
 wall = time.perf_counter() - start
 after = resource.getrusage(resource.RUSAGE_CHILDREN)
 cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
-written = len(os.listdir(os.path.join(report_dir, report.HOSTS_SUBDIR)))
+written = len([n for n in os.listdir(os.path.join(report_dir, report.HOSTS_SUBDIR))
+               if n.endswith(".json")])
 print(json.dumps({"hosts": len(hosts), "written": written, "cpu_s": cpu, "wall_s": wall,
                   "import_cpu_s": import_cpu}))
 """

@@ -36,10 +36,10 @@ from _bench import Row
 PARTS = ("roundtrip", "stale_scan", "fleet", "refresh_load", "controller_assess")
 DESCRIPTIONS = {
     "roundtrip": "1. openssl_facts round trip / ping round trip (container and localhost)",
-    "stale_scan": "2. stale scan, 2,000 processes: needrestart / ours, ours / floor, recall",
-    "fleet": "3. assess playbook on 50 container hosts / fleet ping",
+    "stale_scan": "2. stale scan (--processes, 2,000): needrestart / ours, ours / floor, recall",
+    "fleet": "3. assess playbook / fleet ping (--hosts, 50 container hosts)",
     "refresh_load": "4. refresh under TLS load: naive restart vs openssl_refresh",
-    "controller_assess": "5. controller assessment of 10,000 hosts' facts",
+    "controller_assess": "5. controller assessment of 10,000 hosts' facts (--facts-hosts)",
 }
 
 # Every size a part takes: (full default, --quick). Full is what the targets are about.
@@ -56,7 +56,7 @@ SIZES = (
 )
 SIZE_DEFAULTS: dict[str, tuple[Any, Any]] = {
     "rounds": (7, 3),
-    "processes": (2000, 500),
+    "processes": (2000, 200),
     "hosts": (50, 20),
     "fleet_rounds": (3, 1),
     "fleet_transports": ("pipelined,podman", "pipelined"),
