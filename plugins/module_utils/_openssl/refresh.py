@@ -233,7 +233,9 @@ def group_stale(processes: list[dict[str, Any]], self_mnt_ns: str | None,
     by_pid = {p["pid"]: p for p in processes}
     groups: dict[str, dict[str, Any]] = {}
     for proc in processes:
-        if not proc.get("stale"):
+        # a process that exited during the scan needs no refresh (its master may still: it is
+        # grouped on its own account when it is stale)
+        if not proc.get("stale") or proc.get("exited"):
             continue
         master = by_pid.get(proc.get("master_pid") or proc["pid"], proc)
         if unit_of is not None and not master.get("service") and proc["pid"] != 1:

@@ -299,6 +299,18 @@ def test_grouping_of_the_recorded_debian12_scan() -> None:
     assert "import ssl" in unowned["processes"][0]["cmdline"]
 
 
+def test_processes_that_exited_during_the_scan_are_not_refreshed() -> None:
+    """The recorded scan with the unowned python process marked as exited (openssl_facts sets
+    ``exited`` for processes gone by the end of its scan): no group for it, the rest unchanged."""
+    scan = load_scan()
+    mnt = scan["processes"][0]["mnt_ns"]
+    for proc in scan["processes"]:
+        if proc["pid"] == PYTHON:
+            proc["exited"] = True
+    groups = {g["key"] for g in rf.group_stale(scan["processes"], mnt, init_script_texts())}
+    assert groups == {"service:nginx", "service:haproxy", "service:apache2", "service:ssh"}
+
+
 def test_processes_of_another_container_are_grouped_per_container() -> None:
     """Seen from a host (other mount namespace), the recorded processes are one container."""
     scan = load_scan()
@@ -863,7 +875,8 @@ def test_haproxy_argv_never_raises_unexpected(cmdline: list[str], pids: list[int
         assert not cmdline
         return
     assert argv[-len(pids) :] == [str(p) for p in sorted(pids)]
-    assert argv.count("-sf") == 1
+    assert argv[0] == cmdline[0]  # the program itself, whatever its name (even "-sf")
+    assert argv[1:].count("-sf") == 1
 
 
 @given(st.text(max_size=300))
