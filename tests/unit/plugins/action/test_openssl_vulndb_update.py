@@ -290,8 +290,11 @@ def _signed_repository(path: Path, marker: Path) -> None:
     log.showSignature) and whose last commit carries a signature, as a tarball could ship it."""
     fake_gpg = path.parent / "fake-gpg.sh"
     fake_gpg.write_text(
-        "#!/bin/sh\necho '-----BEGIN PGP SIGNATURE-----'\necho iQ\n"
-        "echo '-----END PGP SIGNATURE-----'\necho '[GNUPG:] SIG_CREATED D 1 8 00 1 AB' >&2\n"
+        # read the payload git writes to stdin first (exiting unread fails git's write: EPIPE)
+        "#!/bin/sh\ncat >/dev/null\necho '-----BEGIN PGP SIGNATURE-----'\necho iQ\n"
+        "echo '-----END PGP SIGNATURE-----'\n"
+        # git looks for "\n[GNUPG:] SIG_CREATED " on the status fd: a line must come before it
+        "echo '[GNUPG:] BEGIN_SIGNING' >&2\necho '[GNUPG:] SIG_CREATED D 1 8 00 1 AB' >&2\n"
     )
     evil = path.parent / "evil.sh"
     evil.write_text(f"#!/bin/sh\ntouch {marker}\nexit 1\n")
