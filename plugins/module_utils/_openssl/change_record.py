@@ -340,7 +340,7 @@ def predict_refresh(
     systemd_pid1 = bool(_dict(facts.get("distro")).get("systemd_pid1"))
     groups: dict[str, dict[str, Any]] = {}
     for proc in _list(facts.get("processes")):
-        if not isinstance(proc, Mapping):
+        if not isinstance(proc, Mapping) or proc.get("exited"):  # gone before the scan ended
             continue
         libs = [_dict(lib) for lib in _list(proc.get("libraries"))]
         hit = any(_str(lib.get("path")) in paths for lib in libs) if paths else bool(libs)

@@ -272,6 +272,12 @@ def test_refresh_prediction_kinds_and_deny():
     assert services["dbus"]["strategy"] == "report_only"
     assert "deny-listed" in services["dbus"]["how"]
     assert cr.predict_refresh(facts, [], strategy_for) == []
+    # a process openssl_facts saw exit before its scan ended is planned for no refresh
+    for proc in facts["processes"]:
+        if proc.get("comm") == "python3":
+            proc["exited"] = True
+    left = {s["name"] for s in cr.predict_refresh(facts, [{"name": "libssl3"}], strategy_for)}
+    assert left == {"apache2", "nginx", "dbus"}
 
 
 # -- records, gate, outcome ------------------------------------------------------------------
