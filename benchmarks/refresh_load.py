@@ -95,13 +95,13 @@ def scenario_vars() -> dict[str, Any]:
 
 def _recipe() -> str:
     digest = hashlib.sha256()
+    # everything the scenario's prepare step reads: a change to any of them rebuilds the image
     for path in (
         SCENARIO / "molecule.yml",
         SCENARIO / "prepare.yml",
-        SCENARIO / "files" / "pw_load.py",
-        SCENARIO / "files" / "pw_probe.py",
+        *sorted((SCENARIO / "files").iterdir()),
     ):
-        digest.update(path.read_bytes())
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
     base = _bench.run(["podman", "image", "inspect", "--format", "{{.Id}}", _bench.IMAGE])
     digest.update(base.stdout.strip().encode())
     return "v1-" + digest.hexdigest()[:16]
