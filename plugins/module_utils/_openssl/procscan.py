@@ -261,6 +261,8 @@ def parse_net_table(text: str, proto: str) -> dict[int, dict[str, Any]]:
             continue
         try:
             addr_hex, _sep, port_hex = local.partition(":")
+            if len(port_hex) != 4:  # the kernel prints a port as exactly 4 hex digits
+                continue
             entry = {"proto": proto, "address": _hex_ip(addr_hex), "port": int(port_hex, 16)}
             sockets[int(inode)] = entry
         except (ParseError, ValueError):
