@@ -17,7 +17,7 @@ import contextlib
 import datetime
 import gc
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from ansible_collections.patchwise.openssl.plugins.module_utils._openssl import (
@@ -393,17 +393,7 @@ class Assessor:
         key = _package_memo_key(raw) if self.memoize else None
         if key is None:
             return _package_evidence(raw)
-        try:
-            return self._package_cache[key]
-        except KeyError:
-            pass
-        except TypeError:  # unhashable junk in malformed facts
-            return _package_evidence(raw)
-        found = _package_evidence(raw)
-        if len(self._package_cache) >= _MEMO_LIMIT:
-            self._package_cache.clear()
-        self._package_cache[key] = found
-        return found
+        return _memoized(self._package_cache, key, lambda: _package_evidence(raw))
 
     def library_view(self, lib: dict[str, Any]) -> _LibraryView:
         """:func:`_library_view` of one process's library entry, shared between equal entries
@@ -419,17 +409,7 @@ class Assessor:
             lib.get("package_version"),
             lib.get("version_text"),
         )
-        try:
-            return self._library_cache[key]
-        except KeyError:
-            pass
-        except TypeError:  # unhashable junk in malformed facts
-            return _library_view(lib)
-        found = _library_view(lib)
-        if len(self._library_cache) >= _MEMO_LIMIT:
-            self._library_cache.clear()
-        self._library_cache[key] = found
-        return found
+        return _memoized(self._library_cache, key, lambda: _library_view(lib))
 
     # -- installed view (cached per version + package evidence) -----------------------------
 
@@ -664,6 +644,22 @@ def _package_evidence(pkg: dict[str, Any]) -> dict[str, Any]:
 _MEMO_LIMIT = 4096
 
 
+def _memoized(cache: dict[Any, Any], key: Any, compute: Callable[[], Any]) -> Any:
+    """``cache[key]``, computed once; bounded (cleared at ``_MEMO_LIMIT`` entries). A key that
+    cannot be hashed (junk in malformed facts) is computed every time, never cached."""
+    try:
+        return cache[key]
+    except KeyError:
+        pass
+    except TypeError:
+        return compute()
+    found = compute()
+    if len(cache) >= _MEMO_LIMIT:
+        cache.clear()
+    cache[key] = found
+    return found
+
+
 def _package_memo_key(raw: dict[str, Any]) -> tuple[Any, ...] | None:
     """Everything :func:`_package_evidence` reads from ``raw``, as a hashable key.
 
@@ -758,18 +754,7 @@ _RUNNING_CACHE: dict[tuple[Any, Any], OpenSSLVersion | None] = {}
 def _running_version(lib: dict[str, Any]) -> OpenSSLVersion | None:
     """The upstream version of the bytes a process maps: its version text, else its package."""
     key = (lib.get("version_text"), lib.get("package_version"))
-    try:
-        return _RUNNING_CACHE[key]
-    except (KeyError, TypeError):
-        pass
-    result = _running_version_uncached(lib)
-    try:
-        if len(_RUNNING_CACHE) > 4096:
-            _RUNNING_CACHE.clear()
-        _RUNNING_CACHE[key] = result
-    except TypeError:  # unhashable junk in malformed facts
-        pass
-    return result
+    return _memoized(_RUNNING_CACHE, key, lambda: _running_version_uncached(lib))
 
 
 def _running_version_uncached(lib: dict[str, Any]) -> OpenSSLVersion | None:
