@@ -12,6 +12,7 @@ Exit status: 0 written or unchanged, 1 with --check when the output would change
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import shutil
 import subprocess
@@ -28,6 +29,7 @@ def _import_collection():
         sys.path.insert(0, str(ROOT.parents[2]))
     else:
         base = Path(tempfile.mkdtemp(prefix="build-vulndb-"))
+        atexit.register(shutil.rmtree, base, ignore_errors=True)
         (base / "ansible_collections" / "patchwise").mkdir(parents=True)
         (base / "ansible_collections" / "patchwise" / "openssl").symlink_to(ROOT)
         sys.path.insert(0, str(base))

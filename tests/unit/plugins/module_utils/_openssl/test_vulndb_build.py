@@ -630,8 +630,10 @@ def test_shipped_database_matches_the_shared_data(full):
 # --- the maintainers' CLI -------------------------------------------------------------------------
 
 
-def _cli(*args):
+def _cli(*args, tmpdir=None):
     env = {**os.environ, "PYTHON": sys.executable}
+    if tmpdir is not None:
+        env["TMPDIR"] = str(tmpdir)
     return subprocess.run(
         [str(REPO / "tools" / "build-vulndb"), *args],
         capture_output=True,
@@ -657,3 +659,15 @@ def test_cli_build_check_and_error(tmp_path):
     bad = _cli("--src", str(tmp_path), "--out", str(out))
     assert bad.returncode == 2
     assert "error: " in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_cli_leaves_no_temporary_directory(tmp_path):
+    """The import shim the tool builds outside an ansible_collections tree is removed at exit,
+    on success and on error."""
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    out = tmp_path / "db.json"
+    ok = _cli("--src", str(META), "--out", str(out), tmpdir=tmpdir)
+    bad = _cli("--src", str(tmp_path / "missing"), "--out", str(out), tmpdir=tmpdir)
+    assert (ok.returncode, bad.returncode) == (0, 2), (ok.stderr, bad.stderr)
+    assert list(tmpdir.iterdir()) == []
