@@ -26,6 +26,10 @@ from ansible_collections.patchwise.openssl.plugins.module_utils._openssl import 
     vendored,
 )
 from ansible_collections.patchwise.openssl.plugins.module_utils._openssl.elf import inspect_file
+from ansible_collections.patchwise.openssl.plugins.module_utils._openssl.initscripts import (
+    InitServices,
+    script_families,
+)
 from ansible_collections.patchwise.openssl.plugins.module_utils._openssl.packages import (
     PackageManager,
     select_manager,
@@ -55,6 +59,7 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "library_search_budget": 5.0,
     "changelog": True,
     "candidates": True,
+    "candidates_cache_dir": "/var/cache/patchwise-openssl",
     "processes": True,
     "listening": True,
     "runtimes": True,
@@ -346,23 +351,15 @@ def _attach_packages(
         cli["package"], cli["package_arch"] = (owner[0], owner[1]) if owner else (None, None)
 
 
-def _init_scripts(owners: dict[str, Owner]) -> dict[str, list[str]]:
-    scripts: dict[str, list[str]] = {}
-    for path, owner in owners.items():
-        if path.startswith("/etc/init.d/"):
-            scripts.setdefault(owner[0], []).append(os.path.basename(path))
-    return scripts
-
-
 def _exe_owners(
     manager: PackageManager,
     exes: list[str],
     script_owners: set[str],
     index: dict[str, list[dict[str, Any]]],
 ) -> dict[str, Owner]:
-    """Owner of each executable among the packages that ship an init script (the only owners
-    that can name a service): one query of those packages' file lists instead of a search of
-    the whole package database. Falls back to the owner query where the file lists are not
+    """Owner of each executable among the packages that ship an init script and their siblings
+    of the same source package (the only owners that can name a service): one query of those
+    packages' file lists instead of a search of the whole package database. Falls back to the owner query where the file lists are not
     available (dpkg before 1.19 has no ``db-fsys:Files``)."""
     if not exes or not script_owners:
         return {}
@@ -404,7 +401,9 @@ def gather(
         "warnings": warnings,
     }
     facts["distro"] = distro_facts(get_bin_path, opts["proc_root"])
-    manager = select_manager(get_bin_path, run, warnings)
+    manager = select_manager(
+        get_bin_path, run, warnings, cache_dir=opts["candidates_cache_dir"] or None
+    )
     package_queries = None
     if manager is not None:
         # the package database and the candidate query (the slowest command on hosts whose apt
@@ -478,7 +477,7 @@ def gather(
         package_queries.join(warnings) if package_queries is not None else ([], set(), {})
     )
     prefetched = (asked, answered)
-    scripts: dict[str, list[str]] = {}
+    services = InitServices({})
     if manager is not None and owner_job is not None:
         lib_paths = sorted(
             {lib["real_path"] for lib in libraries} | {p for lib in libraries for p in lib["paths"]}
@@ -493,8 +492,9 @@ def gather(
         )
         index = _owner_index(installed)
         script_owners = {raw_owners[p] for p in init_scripts if p in raw_owners}
-        scripts = _init_scripts(
-            {p: _resolve_owner(raw_owners[p], index) for p in init_scripts if p in raw_owners}
+        services = InitServices.from_owners(
+            {p: _resolve_owner(raw_owners[p], index) for p in init_scripts if p in raw_owners},
+            installed,
         )
         exes = sorted(
             {
@@ -503,12 +503,14 @@ def gather(
                 if p["exe"] and not p["container"] and p["service"] is None
             }
         )
-        owners.update(_exe_owners(manager, exes, script_owners, index))
+        owners.update(
+            _exe_owners(manager, exes, script_families(script_owners, installed), index)
+        )
     else:
         warnings.append("no supported package manager (dpkg, rpm): packages not inventoried")
     _attach_packages(libraries, clis, owners)
     libs_mod.mark_leftovers(libraries)
-    _finish_processes(scan["processes"], libraries, owners, scripts)
+    _finish_processes(scan["processes"], libraries, owners, services)
 
     vend = {
         "found": [],
@@ -554,6 +556,7 @@ def gather(
             "livepatch": livepatch.gather(run, get_bin_path, _read_text, warnings)
             if opts["livepatch"]
             else None,
+            "package_cache": manager.cache if manager is not None else None,
         }
     )
     if pythons is not None:
@@ -576,7 +579,7 @@ def _finish_processes(
     processes: list[dict[str, Any]],
     libraries: list[dict[str, Any]],
     owners: dict[str, Owner],
-    scripts: dict[str, list[str]],
+    services: InitServices,
 ) -> None:
     by_path: dict[str, dict[str, Any]] = {}
     for lib in libraries:
@@ -593,9 +596,9 @@ def _finish_processes(
                     lib["version_text"] = lib["version_text"] or inv["version_text"]
         if proc["service"] is None and not proc["container"] and proc["exe"]:
             owner = owners.get(proc["exe"])
-            names = scripts.get(owner[0], []) if owner else []
-            if names:
-                proc["service"] = names[0] if len(names) == 1 else ",".join(sorted(names))
+            service = services.service_of(proc, owner[0] if owner else None)
+            if service:
+                proc["service"] = service
                 proc["service_source"] = "init"
 
 
