@@ -221,7 +221,14 @@ class DpkgManager(PackageManager):
         if not self.cache_dir or os.geteuid() != 0:
             return []
         rc, out, _err = self.run(
-            ["apt-config", "shell", "SRC", "Dir::Cache::srcpkgcache/f", "PKG", "Dir::Cache::pkgcache/f"]
+            [
+                "apt-config",
+                "shell",
+                "SRC",
+                "Dir::Cache::srcpkgcache/f",
+                "PKG",
+                "Dir::Cache::pkgcache/f",
+            ]
         )
         config = parse_apt_config_shell(out) if rc == 0 else {}
         if config.get("SRC", "x") or config.get("PKG", "x"):

@@ -16,6 +16,7 @@ from ansible_collections.patchwise.openssl.plugins.module_utils._openssl import 
 from ansible_collections.patchwise.openssl.plugins.module_utils._openssl.packages import (
     DpkgManager,
     RpmManager,
+    parse_apt_config_shell,
     parse_apt_policy,
     parse_dpkg_query,
     parse_dpkg_search,
@@ -264,3 +265,107 @@ def test_property_dpkg_file_lists(edits: list[tuple[int, str]], junk: str) -> No
     for name, paths in files.items():
         assert f"== {name}" in text
         assert all(path.startswith("/") and f" {path}" in text for path in paths)
+
+
+# --- the private apt source cache (hosts whose apt keeps no binary cache) ------------------------
+
+POLICY_ARGV = "apt-cache -o Dir::Cache::srcpkgcache="
+
+
+def _apt_recorder(config_fixture: str) -> Recorder:
+    policy = (DPKG / "debian12-apt-cache-policy.txt").read_text()
+    return Recorder(
+        {
+            "apt-config shell": (0, (DPKG / config_fixture).read_text(), ""),
+            "apt-cache": (0, policy, ""),
+        }
+    )
+
+
+def test_parse_apt_config_shell_recorded() -> None:
+    assert parse_apt_config_shell((DPKG / "debian12-apt-config-cache.txt").read_text()) == {
+        "SRC": "/var/cache/apt/srcpkgcache.bin",
+        "PKG": "/var/cache/apt/pkgcache.bin",
+    }
+    assert parse_apt_config_shell((DPKG / "debian12-host-apt-config-no-cache.txt").read_text()) == {
+        "SRC": "",
+        "PKG": "",
+    }
+    assert parse_apt_config_shell("X='it'\\''s'\nnot a line\n") == {"X": "it's"}
+
+
+@given(st.text(max_size=300))
+@settings(max_examples=300, deadline=None)
+def test_parse_apt_config_shell_never_raises(text: str) -> None:
+    values = parse_apt_config_shell(text)
+    assert all(isinstance(k, str) and isinstance(v, str) for k, v in values.items())
+
+
+@given(
+    st.text(
+        alphabet=st.characters(blacklist_characters="\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"),
+        max_size=60,
+    )
+)
+@settings(max_examples=300, deadline=None)
+def test_parse_apt_config_shell_round_trip(value: str) -> None:
+    """apt-config quotes every value in single quotes, a quote written '\\'' (ShellQuote)."""
+    quoted = "'" + value.replace("'", "'\\''") + "'"
+    assert parse_apt_config_shell(f"V={quoted}\n") == {"V": value}
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the private cache is used only as root")
+def test_private_source_cache_when_apt_keeps_none(tmp_path: Path) -> None:
+    run = _apt_recorder("debian12-host-apt-config-no-cache.txt")
+    cache_dir = tmp_path / "cache"
+    mgr = DpkgManager(run, [], cache_dir=str(cache_dir))
+    assert mgr.candidates(["libssl3", "openssl"])["libssl3"] == "3.0.22-1~deb12u2"
+    policy = next(c for c in run.calls if c[0] == "apt-cache")
+    assert policy[:3] == ["apt-cache", "-o", f"Dir::Cache::srcpkgcache={cache_dir}/srcpkgcache.bin"]
+    assert policy[3:] == ["policy", "libssl3", "openssl"]
+    assert cache_dir.is_dir() and (cache_dir.stat().st_mode & 0o777) == 0o755
+    assert mgr.cache == {"path": f"{cache_dir}/srcpkgcache.bin", "reason": mgr.cache["reason"]}
+
+
+def test_no_private_cache_when_apt_keeps_its_own(tmp_path: Path) -> None:
+    run = _apt_recorder("debian12-apt-config-cache.txt")
+    mgr = DpkgManager(run, [], cache_dir=str(tmp_path / "cache"))
+    assert mgr.candidates(["libssl3"])["libssl3"] == "3.0.22-1~deb12u2"
+    assert ["apt-cache", "policy", "libssl3"] in run.calls
+    assert mgr.cache is None and not (tmp_path / "cache").exists()
+
+
+def test_no_private_cache_when_disabled_or_apt_config_fails(tmp_path: Path) -> None:
+    off = _apt_recorder("debian12-host-apt-config-no-cache.txt")
+    mgr = DpkgManager(off, [], cache_dir=None)
+    mgr.candidates(["openssl"])
+    assert off.calls == [["apt-cache", "policy", "openssl"]]  # not even apt-config
+    failing = Recorder({"apt-config": (100, "", "E: boom"), "apt-cache": (0, "", "")})
+    mgr = DpkgManager(failing, [], cache_dir=str(tmp_path / "c"))
+    mgr.candidates(["openssl"])
+    assert ["apt-cache", "policy", "openssl"] in failing.calls and mgr.cache is None
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="ownership checks need root to set up")
+def test_private_cache_directory_must_be_ours_and_not_writable_by_others(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    target = tmp_path / "target"
+    target.mkdir(mode=0o755)
+    link = tmp_path / "link"
+    link.symlink_to(target)
+    foreign = tmp_path / "foreign"
+    foreign.mkdir(mode=0o755)
+    os.chown(foreign, 65534, 65534)
+    for bad in (shared, link, foreign):
+        warnings: list[str] = []
+        run = _apt_recorder("debian12-host-apt-config-no-cache.txt")
+        mgr = DpkgManager(run, warnings, cache_dir=str(bad))
+        mgr.candidates(["openssl"])
+        assert ["apt-cache", "policy", "openssl"] in run.calls, bad
+        assert mgr.cache is None and len(warnings) == 1 and str(bad) in warnings[0]
+    warnings = []
+    assert packages.private_cache_dir(str(tmp_path / "file"), warnings) is not None  # created
+    (tmp_path / "plain").write_text("x")
+    assert packages.private_cache_dir(str(tmp_path / "plain"), warnings) is None
