@@ -359,8 +359,9 @@ def _exe_owners(
 ) -> dict[str, Owner]:
     """Owner of each executable among the packages that ship an init script and their siblings
     of the same source package (the only owners that can name a service): one query of those
-    packages' file lists instead of a search of the whole package database. Falls back to the owner query where the file lists are not
-    available (dpkg before 1.19 has no ``db-fsys:Files``)."""
+    packages' file lists instead of a search of the whole package database. Falls back to the
+    owner query where the file lists are not available (dpkg before 1.19 has no
+    ``db-fsys:Files``)."""
     if not exes or not script_owners:
         return {}
     files = manager.files(sorted(script_owners))

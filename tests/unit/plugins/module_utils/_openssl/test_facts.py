@@ -12,7 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ansible_collections.patchwise.openssl.plugins.module_utils._openssl import facts, packages
+from ansible_collections.patchwise.openssl.plugins.module_utils._openssl import (
+    facts,
+    initscripts,
+    packages,
+)
 
 FIX = Path(__file__).parents[3] / "fixtures" / "facts"
 
@@ -202,7 +206,7 @@ def test_finish_processes_init_script_and_in_use() -> None:
         procs,
         libs,
         {"/usr/sbin/nginx": ("nginx-core", "amd64", "1.22.1-9")},
-        {"nginx-core": ["nginx"]},
+        initscripts.InitServices({"nginx-core": ["nginx"]}),
     )
     assert procs[0]["service"] == "nginx" and procs[0]["service_source"] == "init"
     assert procs[0]["libraries"][0]["package_version"] == "3.0.19-1~deb12u2"
@@ -329,7 +333,9 @@ def test_executables_map_to_init_scripts_through_their_packages_files() -> None:
     """Non-systemd host (the benchmark image): an executable names a service when the package
     that ships an init script also ships the executable — one query of those packages' file
     lists (recorded), no search of the whole package database. nginx's init script is in
-    nginx-common, its binary in nginx: no service, as dpkg-query -S would also give."""
+    nginx-common, its binary in nginx, which is not among the packages asked here: no service
+    (gather also asks for the packages of the same source and checks the pid file:
+    test_initscripts.py)."""
     index = facts._owner_index(_installed_bench())
     manager = _FilesManager()
     exes = ["/usr/sbin/haproxy", "/usr/sbin/sshd", "/usr/sbin/nginx", "/usr/bin/sleep"]
@@ -344,7 +350,7 @@ def test_executables_map_to_init_scripts_through_their_packages_files() -> None:
         {"exe": exe, "container": None, "service": None, "service_source": "none", "libraries": []}
         for exe in exes
     ]
-    facts._finish_processes(procs, [], owners, scripts)
+    facts._finish_processes(procs, [], owners, initscripts.InitServices(scripts))
     assert [(p["service"], p["service_source"]) for p in procs] == [
         ("haproxy", "init"),
         ("ssh", "init"),
