@@ -83,7 +83,10 @@ def floor() -> dict[str, Any]:
     }
 
 
-def ours(collections: str) -> dict[str, Any]:
+def timed_scan(collections: str) -> tuple[dict[str, Any], float, float]:
+    """procscan.Scanner of the collection under ``collections``, built as facts.gather builds it
+    (listening sockets and ELF reading of deleted copies included): the result of its scan(),
+    its wall and its CPU seconds (in-process, the import not counted)."""
     sys.path.insert(0, collections)
     from ansible_collections.patchwise.openssl.plugins.module_utils._openssl import (
         procscan,
@@ -93,12 +96,15 @@ def ours(collections: str) -> dict[str, Any]:
     )
 
     start, cpu = time.perf_counter(), time.process_time()
-    # As facts.gather builds it (listening sockets and ELF reading of deleted copies included).
     scanner = procscan.Scanner(
         procscan.ProcReader("/proc"), listening=True, elf_reader=inspect_file
     )
     result = scanner.scan()
-    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return result, time.perf_counter() - start, time.process_time() - cpu
+
+
+def ours(collections: str) -> dict[str, Any]:
+    result, seconds, cpu = timed_scan(collections)
     return {
         "seconds": seconds,
         "cpu_seconds": cpu,

@@ -12,7 +12,9 @@ round (wall and CPU); and whether the versions report the same processes (fields
 one by one, less the keys a version adds). Prints one JSON object.
 
 The CPU ratio is the figure to trust on a loaded machine: wall times there depend on how
-much of a CPU each process gets. Stdlib only, Python 3.9+.
+much of a CPU each process gets. Stdlib only, Python 3.9+. The floor and the scan are
+scan_bench.py's (imported from this file's directory: run both from the same checkout, as
+stale_scan.py mounts it read-only at the same path in the container).
 """
 
 from __future__ import annotations
@@ -22,42 +24,21 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 from typing import Any
+
+import scan_bench
 
 
 def floor() -> dict[str, Any]:
-    wall, cpu = time.perf_counter(), time.process_time()
-    maps: dict[str, bytes] = {}
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/maps", "rb") as handle:
-                maps[pid] = handle.read()
-        except OSError:
-            continue
-    return {
-        "wall": time.perf_counter() - wall,
-        "cpu": time.process_time() - cpu,
-        "pids": len(maps),
-    }
+    """The floor of scan_bench.py (every /proc/PID/maps read once), in this file's terms."""
+    result = scan_bench.floor()
+    return {"wall": result["seconds"], "cpu": result["cpu_seconds"], "pids": result["pids_read"]}
 
 
 def scan(collections: str, dump: str) -> dict[str, Any]:
-    sys.path.insert(0, collections)
-    from ansible_collections.patchwise.openssl.plugins.module_utils._openssl import (
-        procscan,
-    )
-    from ansible_collections.patchwise.openssl.plugins.module_utils._openssl.elf import (
-        inspect_file,
-    )
-
-    wall, cpu = time.perf_counter(), time.process_time()
-    result = procscan.Scanner(
-        procscan.ProcReader("/proc"), listening=True, elf_reader=inspect_file
-    ).scan()
-    out = {"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu}
+    """scan_bench.py's scan of one version; its processes go to ``dump`` when given."""
+    result, wall, cpu = scan_bench.timed_scan(collections)
+    out = {"wall": wall, "cpu": cpu}
     out["processes"] = len(result["processes"])
     out["stale"] = sum(1 for p in result["processes"] if p["stale"])
     if dump:
