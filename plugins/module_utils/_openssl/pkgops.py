@@ -68,22 +68,101 @@ class PackageError(PatchwiseError):
 
 # --- parsers ------------------------------------------------------------------------------------
 
+# ``${Config-Version}`` is the version dpkg last configured successfully: empty for a fully
+# installed package, the previous good version while a newer one is unpacked or half-configured.
 DPKG_QUERY_FORMAT = (
     "${binary:Package}\\t${Package}\\t${Architecture}\\t${Version}\\t"
-    "${source:Package}\\t${source:Version}\\t${db:Status-Abbrev}\\n"
+    "${source:Package}\\t${source:Version}\\t${db:Status-Abbrev}\\t${Config-Version}\\n"
 )
+
+# dpkg's package states (second letter of ``${db:Status-Abbrev}``, third word of ``${Status}``).
+DPKG_STATES = {
+    "n": "not-installed",
+    "c": "config-files",
+    "H": "half-installed",
+    "U": "unpacked",
+    "F": "half-configured",
+    "W": "triggers-awaited",
+    "t": "triggers-pending",
+    "i": "installed",
+}
+# The selection state (what the administrator asked for): first letter / first word.
+DPKG_WANTS = {"u": "unknown", "i": "install", "h": "hold", "r": "deinstall", "p": "purge"}
+# Files of the package are on disk, but dpkg did not finish installing or configuring it.
+UNFINISHED_STATES = (
+    "half-installed",
+    "unpacked",
+    "half-configured",
+    "triggers-awaited",
+    "triggers-pending",
+)
+DPKG_STATE_TEXT = {
+    "not-installed": "not installed",
+    "config-files": "config-files only",
+    "half-installed": "half-installed",
+    "unpacked": "unpacked, not configured",
+    "half-configured": "half-configured",
+    "triggers-awaited": "awaiting triggers",
+    "triggers-pending": "triggers pending",
+    "installed": "installed",
+}
+
+
+def parse_dpkg_status(value: str) -> dict[str, Any]:
+    """dpkg's status of one package → {want, state, reinst_required, unfinished}.
+
+    Accepts ``${db:Status-Abbrev}`` (``ii ``, ``iF ``, ``iHR``) and ``${Status}``
+    (``install ok half-configured``, ``install reinstreq half-installed``). ``unfinished`` is
+    true when the package's files are (partly) on disk but dpkg did not complete it: a
+    maintainer script failed, or dpkg was interrupted. Raises :class:`ParseError` otherwise.
+    """
+    text = value.strip()
+    words = text.split()
+    if len(words) == 3:
+        want, flag, state = words
+        if want not in DPKG_WANTS.values() or flag not in ("ok", "reinstreq"):
+            raise ParseError(f"dpkg status: unknown want/flag in {value[:60]!r}")
+        if state not in DPKG_STATES.values():
+            raise ParseError(f"dpkg status: unknown state in {value[:60]!r}")
+        reinst = flag == "reinstreq"
+    elif len(words) == 1 and len(text) in (2, 3):
+        want = DPKG_WANTS.get(text[0], "")
+        state = DPKG_STATES.get(text[1], "")
+        if not want or not state or text[2:] not in ("", "R"):
+            raise ParseError(f"dpkg status abbreviation {value[:60]!r} is not known")
+        reinst = text[2:] == "R"
+    else:
+        raise ParseError(f"dpkg status {value[:60]!r} is neither ${{Status}} nor an abbreviation")
+    present = state not in ("not-installed", "config-files")
+    return {
+        "want": want,
+        "state": state,
+        "reinst_required": reinst,
+        "unfinished": state in UNFINISHED_STATES or (reinst and present),
+    }
 
 
 def parse_dpkg_query(text: str) -> list[dict[str, Any]]:
-    """Rows of ``dpkg-query -W -f=DPKG_QUERY_FORMAT``; only fully installed packages (``ii``)."""
+    """Rows of ``dpkg-query -W -f=DPKG_QUERY_FORMAT`` (also the older 7-column format).
+
+    ``installed`` is true for fully installed packages (``ii``) only; ``state`` is dpkg's word
+    (``half-configured``, ...; None when the status is not recognised), ``unfinished`` is true
+    for a package dpkg did not finish installing or configuring, ``config_version`` the version
+    dpkg last configured successfully (None when dpkg has none or it was not queried).
+    """
     packages = []
     for line in text.splitlines():
         if not line.strip():
             continue
         cols = line.split("\t")
-        if len(cols) != 7:
-            raise ParseError(f"dpkg-query line has {len(cols)} fields, expected 7: {line[:80]!r}")
-        binary, name, arch, version, source, source_version, status = cols
+        if len(cols) not in (7, 8):
+            raise ParseError(f"dpkg-query line has {len(cols)} fields, expected 8: {line[:80]!r}")
+        binary, name, arch, version, source, source_version, status = cols[:7]
+        config_version = cols[7].strip() if len(cols) == 8 else ""
+        try:
+            parsed = parse_dpkg_status(status)
+        except ParseError:
+            parsed = {"state": None, "unfinished": False}
         packages.append(
             {
                 "name": name,
@@ -94,6 +173,9 @@ def parse_dpkg_query(text: str) -> list[dict[str, Any]]:
                 "source_version": source_version or version,
                 "status": status.strip(),
                 "installed": status.strip() == "ii",
+                "state": parsed["state"],
+                "unfinished": parsed["unfinished"],
+                "config_version": config_version or None,
             }
         )
     return packages
@@ -380,12 +462,14 @@ def select_openssl(
     """(selected, leftover_skipped) among installed packages.
 
     ``names`` overrides detection (explicit list). The main series is the newest OpenSSL branch
-    among the candidates; packages of an older branch are leftover.
+    among the candidates; packages of an older branch are leftover. Packages dpkg did not
+    finish (``unfinished``: half-configured, unpacked, ...) are selected too, so that a run
+    reports them instead of leaving them out.
     """
     if names:
-        chosen = [p for p in installed if p["name"] in names and p.get("installed", True)]
+        chosen = [p for p in installed if p["name"] in names and _on_disk(p)]
     elif manager == "apt":
-        chosen = [p for p in installed if p["source"] == "openssl" and p["installed"]]
+        chosen = [p for p in installed if p["source"] == "openssl" and _on_disk(p)]
     elif manager == "zypper":
         chosen = [p for p in installed if _SUSE_NAMES.match(p["name"])]
     else:
@@ -408,6 +492,91 @@ def select_openssl(
         else:
             selected.append(pkg)
     return selected, leftover
+
+
+def _on_disk(pkg: dict[str, Any]) -> bool:
+    return bool(pkg.get("installed", True) or pkg.get("unfinished"))
+
+
+def unfinished_packages(
+    installed: list[dict[str, Any]], points: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Packages dpkg did not finish, each with what is known about its last good version.
+
+    ``config_version`` is the version dpkg last configured (the previous good one while a
+    newer one is unpacked or half-configured; None when dpkg has none). ``rollback_points``
+    lists the run ids of the given rollback points (oldest first, as
+    ``list_rollback_points`` orders them) that hold a copy of the package at that version,
+    newest first; without a ``config_version`` those holding any other version than the one
+    on disk.
+    """
+    found = []
+    for pkg in installed:
+        if not pkg.get("unfinished"):
+            continue
+        good = pkg.get("config_version")
+        holders = [
+            point["run_id"]
+            for point in reversed(points)
+            if any(
+                held["name"] == pkg["name"]
+                and (held["version"] == good if good else held["version"] != pkg["version"])
+                for held in point.get("packages", [])
+            )
+        ]
+        found.append(
+            {
+                "name": pkg["name"],
+                "arch": pkg.get("arch"),
+                "version": pkg["version"],
+                "status": pkg.get("status"),
+                "state": pkg.get("state"),
+                "config_version": good,
+                "openssl": pkg.get("source") == "openssl",
+                "rollback_points": holders,
+            }
+        )
+    return found
+
+
+def unfinished_message(unfinished: list[dict[str, Any]]) -> str:
+    """Why a run refuses to touch a host whose package database dpkg did not finish."""
+    described = []
+    for pkg in unfinished:
+        text = (
+            f"{pkg['name']} {pkg['version']} is "
+            f"{DPKG_STATE_TEXT.get(pkg['state'] or '', 'in dpkg state')} "
+            f"(dpkg {pkg['status']!r}; "
+        )
+        if pkg["config_version"]:
+            text += f"last configured version {pkg['config_version']}"
+        else:
+            text += "no earlier configured version known to dpkg"
+        if pkg["rollback_points"] and pkg["config_version"]:
+            text += f", kept in rollback point {pkg['rollback_points'][0]}"
+        elif pkg["rollback_points"]:
+            text += f"; rollback point {pkg['rollback_points'][0]} holds another version"
+        described.append(text + ")")
+    fixes = []
+    common = set(unfinished[0]["rollback_points"]) if unfinished else set()
+    for pkg in unfinished:
+        common &= set(pkg["rollback_points"]) if pkg["openssl"] else set()
+    first = unfinished[0]["rollback_points"] if unfinished else []
+    covering = [run_id for run_id in first if run_id in common]
+    if covering:
+        fixes.append(
+            f"roll back with state=restored run_id={covering[0]} (the rollback role does this), or"
+        )
+    fixes.append(
+        "repair the cause and finish it with 'dpkg --configure -a' until 'dpkg --audit' "
+        "reports nothing, then run again"
+    )
+    return (
+        "pre-flight: dpkg did not finish an earlier package run (a maintainer script failed or "
+        f"it was interrupted): {'; '.join(described)}. An upgrade on top would make apt "
+        "configure these first and could not record their previous good version; nothing was "
+        f"changed. Fix it first: {' '.join(fixes)}"
+    )
 
 
 # --- plan ---------------------------------------------------------------------------------------
