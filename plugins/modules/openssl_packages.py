@@ -18,11 +18,28 @@ description:
   - "Pre-flight before any change: the package locks are free (bounded wait), enough disk space,
     the repositories are reachable (C(apt-get update) reports no failed source), the target
     version is offered for every package, and apt's simulation changes no other package."
+  - "On apt hosts, refuses a host where dpkg did not finish an earlier package run: any package
+    (OpenSSL or not) that dpkg reports half-installed, unpacked, half-configured or awaiting
+    triggers (C(dpkg --audit) is not clean; for example a maintainer script failed in an
+    earlier upgrade). Such a package's new files are on disk while its last good version is
+    only in dpkg's C(Config-Version); an upgrade on top would configure it on the way and the
+    rollback point could not record what was good before. The module fails, in check mode too,
+    before any change, and names each package, its state, the version dpkg last configured and
+    the newest rollback point that holds that version, when there is one (RV(unfinished)). Fix
+    it first: O(state=restored) with that rollback point (the rollback role), or repair the
+    cause and run C(dpkg --configure -a) until C(dpkg --audit) reports nothing."
   - Before changing anything it records a B(rollback point) under
     O(rollback_dir)/O(run_id)/ (mode 0700), a C(manifest.json) with the exact installed versions
-    and the sha256 of a local copy of each package that will change. The copy comes from apt's
-    cache when the exact file is there, else from C(apt-get download) of that exact version,
-    else it is rebuilt from the installed files and dpkg's control data (as dpkg-repack does).
+    and the sha256 of a local copy of each package that will change. Every copy is checked to
+    be exactly the installed package (name, version, architecture) before it is kept.
+  - With apt the copy comes from apt's cache (C(/var/cache/apt/archives)) when the exact file
+    is there, else from C(apt-get download) of that exact version, else it is rebuilt from the
+    installed files and dpkg's control data (as dpkg-repack does; the rollback point says so).
+  - With dnf, yum and zypper it comes from the package manager's cache (C(/var/cache/dnf),
+    C(/var/cache/libdnf5), C(/var/cache/yum), C(/var/cache/zypp/packages), when keepcache or
+    keeppackages kept it), else from C(dnf download) (dnf-plugins-core), C(yumdownloader)
+    (yum-utils) or C(zypper download) of that exact version. There is no rebuild from installed
+    files on rpm systems; when no copy can be had, the module fails before any change.
   - The rollback point is written to a hidden directory and renamed into place when complete,
     so an interrupted run leaves none half-written. An existing rollback point of the same
     O(run_id) (an earlier, interrupted attempt of the run) is never overwritten; it holds the
@@ -31,8 +48,11 @@ description:
     with what dpkg left behind (RV(after), RV(after_states)) and the rollback point's run id;
     restore it with O(state=restored) (the rollback role and the rollout do).
   - With O(state=restored), installs the local copies of a rollback point (C(dpkg -i) of the
-    exact files, allowing downgrades), then checks that every version equals the recorded one
-    and that C(dpkg --audit) reports nothing. The repositories are not needed.
+    exact files, allowing downgrades; C(rpm -U --oldpackage) on rpm systems), then checks that
+    every version equals the recorded one, fully installed, and that C(dpkg --audit)
+    (C(rpm -Va --nofiles --nodigest)) reports nothing. A package already at the recorded
+    version but not fully installed (half-configured, ...) is installed again from its copy.
+    The repositories are not needed.
   - Runs non-interactively (C(DEBIAN_FRONTEND=noninteractive), needrestart suspended, dpkg
     C(--force-confold)). It never restarts services; see the refresh role.
   - The apt path is tested on real hosts; the dnf/yum and zypper paths are tested on recorded
@@ -44,6 +64,7 @@ attributes:
     support: full
     description:
       - Reports the plan (which package from which version to which) and changes nothing.
+      - Fails like a real run when dpkg did not finish an earlier package run (RV(unfinished)).
       - C(apt-get update) then writes to a private copy of apt's lists, removed afterwards.
       - A held package lock is a warning, not a failure (planning needs no lock); a real run
         waits for it up to O(lock_timeout) seconds and fails before any change.
@@ -175,10 +196,38 @@ plan:
     - {"name": "libssl3", "arch": "amd64", "from": "3.0.20-1~deb12u2",
        "to": "3.0.22-1~deb12u2", "action": "upgrade", "leftover": false}
 before:
-  description: Installed versions of the selected packages before the run (name to version).
+  description:
+    - Installed versions of the selected packages before the run (name to version), including
+      packages dpkg did not finish (the version dpkg has, see RV(before_states) and
+      RV(unfinished)).
   returned: always
   type: dict
   sample: {"libssl3": "3.0.20-1~deb12u2", "openssl": "3.0.20-1~deb12u2"}
+before_states:
+  description:
+    - dpkg's status abbreviation per package of RV(before) (C(ii) installed, C(iF)
+      half-configured, C(iU) unpacked, C(iH) half-installed, ...). Empty on rpm systems.
+  returned: always
+  type: dict
+  sample: {"libssl3": "iF", "openssl": "iU"}
+unfinished:
+  description:
+    - With O(state=latest), every package on the host that dpkg did not finish (the reason the
+      run refused), each with C(name), C(arch), C(version) (the version dpkg names, the new one
+      once unpacked, still the old one while half-installed), C(status) (abbreviation),
+      C(state) (C(half-configured), C(unpacked), C(half-installed), C(triggers-awaited),
+      C(triggers-pending)), C(config_version) (the version dpkg last
+      configured, the previous good one; null when dpkg has none), C(openssl) (built from the
+      OpenSSL source) and C(rollback_points) (run ids of the rollback points on the host that
+      hold that version, newest first).
+    - Empty when dpkg's database is consistent.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {"name": "libssl3", "arch": "amd64", "version": "3.0.22-1~deb12u2+patchwisebroken1",
+       "status": "iF", "state": "half-configured", "config_version": "3.0.22-1~deb12u2",
+       "openssl": true, "rollback_points": ["20261122T131500Z"]}
 after:
   description:
     - Installed versions after the run; equal to RV(before) in check mode.
@@ -209,7 +258,8 @@ rollback_point:
   description:
     - The rollback point written (O(state=latest)) or restored (O(state=restored)), with
       C(run_id), C(path), C(manifest) and C(packages) (C(name), C(arch), C(version), C(file),
-      C(sha256), C(origin) = C(apt-cache), C(download) or C(rebuilt)).
+      C(sha256), C(origin) = C(apt-cache), C(dnf-cache), C(yum-cache), C(zypper-cache),
+      C(download) or C(rebuilt)).
     - With O(state=latest), C(reused) is true when the point of this run id already existed
       (an earlier, interrupted attempt of the run) and was kept.
     - Empty when nothing had to change, and in check mode for O(state=latest).
@@ -264,6 +314,8 @@ class Operation:
             "changed": False,
             "plan": [],
             "before": {},
+            "before_states": {},
+            "unfinished": [],
             "after": {},
             "changed_packages": [],
             "leftover": [],
@@ -350,7 +402,9 @@ class Operation:
         )
         self.result["leftover"] = leftover
         self.result["before"] = {p["name"]: p["version"] for p in selected}
+        self.result["before_states"] = {p["name"]: p["status"] for p in selected if "status" in p}
         self.result["after"] = dict(self.result["before"])
+        self._refuse_unfinished(installed)
         if not selected:
             self.mgr.warnings.append("no OpenSSL package is installed; nothing to do")
             return
@@ -372,6 +426,19 @@ class Operation:
         except pkgops.PackageError as exc:
             self._failed_upgrade(str(exc))
         self._check_after(upgrades)
+
+    def _refuse_unfinished(self, installed: list) -> None:
+        """Fail, in check mode too, when dpkg did not finish an earlier run on this host.
+
+        Such a package has its new files unpacked while dpkg's version is not the last good
+        one; an upgrade on top would configure it on the way and the rollback point could not
+        record what was good before. The message names each package, its state, the version
+        dpkg last configured and a rollback point that holds it.
+        """
+        unfinished = pkgops.unfinished_packages(installed, self.result["rollback_points"])
+        self.result["unfinished"] = unfinished
+        if unfinished:
+            self.fail(pkgops.unfinished_message(unfinished))
 
     def _failed_upgrade(self, error: str) -> None:
         """Report what the package manager left behind, then fail (the caller rolls back)."""
@@ -558,16 +625,18 @@ class Operation:
                 shutil.rmtree(os.path.join(root, entry), ignore_errors=True)
 
     def _check_after(self, upgrades: list) -> None:
-        now = {
-            p["name"]: p["version"]
-            for p in self.mgr.installed()
-            if p["name"] in self.result["before"]
-        }
+        rows = {p["name"]: p for p in self.mgr.installed() if p["name"] in self.result["before"]}
+        now = {name: row["version"] for name, row in rows.items()}
         self.result["after"] = now
         wrong = [
             f"{p['name']} is {now.get(p['name'])}, planned {p['to']}"
             for p in upgrades
             if now.get(p["name"]) != p["to"]
+        ]
+        wrong += [
+            f"{name} {row['version']} is {_dpkg_state(row['status'])}"
+            for name, row in sorted(rows.items())
+            if row.get("unfinished")
         ]
         if wrong:
             self.fail("after the upgrade: " + "; ".join(wrong))
@@ -591,8 +660,20 @@ class Operation:
         self.result["before"] = {
             p["name"]: installed.get(p["name"], {}).get("version") for p in wanted
         }
+        self.result["before_states"] = {
+            p["name"]: installed[p["name"]]["status"]
+            for p in wanted
+            if "status" in installed.get(p["name"], {})
+        }
         self.result["after"] = dict(self.result["before"])
-        todo = [p for p in wanted if self.result["before"][p["name"]] != p["version"]]
+        # A package at the recorded version that dpkg did not finish (half-configured, ...) is
+        # installed again from the copy too: that is what makes it whole.
+        todo = [
+            p
+            for p in wanted
+            if self.result["before"][p["name"]] != p["version"]
+            or installed.get(p["name"], {}).get("unfinished")
+        ]
         self.result["plan"] = [
             {
                 "name": p["name"],
@@ -618,12 +699,18 @@ class Operation:
             return
         self.preflight_local()
         self.mgr.restore([os.path.join(directory, os.path.basename(p["file"])) for p in wanted])
-        now = {p["name"]: p["version"] for p in self.mgr.installed()}
+        rows = {p["name"]: p for p in self.mgr.installed()}
+        now = {name: row["version"] for name, row in rows.items()}
         self.result["after"] = {p["name"]: now.get(p["name"]) for p in wanted}
         wrong = [
             f"{p['name']} is {now.get(p['name'])}, recorded {p['version']}"
             for p in wanted
             if now.get(p["name"]) != p["version"]
+        ]
+        wrong += [
+            f"{p['name']} {now.get(p['name'])} is {_dpkg_state(rows[p['name']]['status'])}"
+            for p in wanted
+            if rows.get(p["name"], {}).get("unfinished")
         ]
         audit = self.mgr.audit()
         self.result["audit"] = audit
@@ -658,21 +745,13 @@ class Operation:
         pkgops.write_manifest(os.path.dirname(path), manifest)
 
 
-# Second letter of dpkg's status abbreviation (``dpkg-query -W -f='${db:Status-Abbrev}'``).
-_DPKG_STATES = {
-    "n": "not installed",
-    "c": "config-files only",
-    "H": "half-installed",
-    "U": "unpacked, not configured",
-    "F": "half-configured",
-    "W": "awaiting triggers",
-    "t": "triggers pending",
-    "i": "installed",
-}
-
-
 def _dpkg_state(abbrev: str) -> str:
-    return _DPKG_STATES.get(abbrev[1:2], f"dpkg state {abbrev!r}")
+    """Words for dpkg's status abbreviation (``iF`` -> ``half-configured``)."""
+    try:
+        state = pkgops.parse_dpkg_status(abbrev)["state"]
+    except pkgops.ParseError:
+        return f"dpkg state {abbrev!r}"
+    return pkgops.DPKG_STATE_TEXT.get(state, state)
 
 
 def _utc_now() -> str:

@@ -262,3 +262,164 @@ def test_upgrade_failure_with_an_unreadable_package_database(host, capsys, tmp_p
         "failed (rc=2): dpkg-query: error: parsing file"
     )
     assert out["msg"].endswith("rollback point r1 holds the versions from before")
+
+
+# --- a host where dpkg did not finish an earlier run (fixtures/pkgops/unfinished/) ---
+
+UNF = FIX / "unfinished"
+BROKEN = "3.0.22-1~deb12u2+patchwisebroken1"
+ORIG = "3.0.22-1~deb12u2"
+
+
+def _half_configured(host):
+    host["installed"] = (UNF / "debian12-postinst-failed-dpkg-query-W.txt").read_text()
+
+
+def _point(root, run_id, versions, created_at="2026-11-22T13:00:00Z"):
+    """A rollback point as the module writes it (copies are stand-ins with their sha256)."""
+    directory = root / run_id
+    directory.mkdir(parents=True)
+    packages = []
+    for name, version in versions.items():
+        path = directory / f"{name}_{version}_amd64.deb"
+        path.write_bytes(b"!<arch>\n" + name.encode())
+        packages.append(
+            {
+                "name": name,
+                "arch": "amd64",
+                "version": version,
+                "file": path.name,
+                "sha256": pkgops.sha256_file(str(path)),
+                "origin": "download",
+            }
+        )
+    manifest = {
+        "format": 1,
+        "run_id": run_id,
+        "created_at": created_at,
+        "packages": packages,
+        "restores": [],
+    }
+    (directory / "manifest.json").write_text(json.dumps(manifest))
+    return directory
+
+
+@pytest.mark.parametrize("check_mode", [True, False])
+def test_half_configured_host_is_reported_and_refused(host, capsys, tmp_path, check_mode):
+    _half_configured(host)
+    root = tmp_path / "rb"
+    _point(
+        root,
+        "r1",
+        {"libssl3": "3.0.20-1~deb12u2", "openssl": "3.0.20-1~deb12u2"},
+        "2026-11-20T10:00:00Z",
+    )
+    _point(root, "r2", {"libssl3": ORIG, "openssl": ORIG}, "2026-11-21T10:00:00Z")
+    out = _run(
+        {"_ansible_check_mode": check_mode, "run_id": "r3", "rollback_dir": str(root)}, capsys
+    )
+    assert out["failed"] is True
+    assert out["changed"] is False
+    assert out["msg"].startswith(
+        "pre-flight: dpkg did not finish an earlier package run (a maintainer script failed or "
+        f"it was interrupted): libssl3 {BROKEN} is half-configured (dpkg 'iF'; last configured "
+        f"version {ORIG}, kept in rollback point r2); openssl {BROKEN} is unpacked, not "
+        f"configured (dpkg 'iU'; last configured version {ORIG}, kept in rollback point r2)."
+    )
+    assert "Fix it first: roll back with state=restored run_id=r2" in out["msg"]
+    assert "'dpkg --configure -a'" in out["msg"]
+    # The truth about the host: the versions dpkg has, and their states.
+    assert out["before"] == {"libssl3": BROKEN, "openssl": BROKEN}
+    assert out["before_states"] == {"libssl3": "iF", "openssl": "iU"}
+    assert [
+        (p["name"], p["state"], p["config_version"], p["rollback_points"])
+        for p in out["unfinished"]
+    ] == [
+        ("libssl3", "half-configured", ORIG, ["r2"]),
+        ("openssl", "unpacked", ORIG, ["r2"]),
+    ]
+    assert out["changed_packages"] == []
+    assert out["rollback_point"] == {}
+    # Nothing was asked of apt, no new rollback point was written.
+    assert [c[0] for c in host["calls"]] == ["dpkg-query"]
+    assert sorted(p.name for p in root.iterdir()) == ["r1", "r2"]
+
+
+def test_interrupted_unpack_without_rollback_point_points_to_dpkg(host, capsys, tmp_path):
+    host["installed"] = (UNF / "debian12-interrupted-dpkg-query-W.txt").read_text()
+    out = _run({"rollback_dir": str(tmp_path / "rb")}, capsys)
+    assert out["failed"] is True
+    assert (
+        f"openssl {ORIG} is half-installed (dpkg 'iHR'; last configured version {ORIG})"
+        in (out["msg"])
+    )
+    assert "state=restored" not in out["msg"]
+    assert out["before_states"] == {"libssl3": "ii", "openssl": "iHR"}
+    assert not (tmp_path / "rb").exists()
+
+
+def test_an_upgrade_that_leaves_a_package_unfinished_fails(host, capsys, tmp_path):
+    """apt-get said 0, yet dpkg did not finish a package (a trigger left pending, say)."""
+    after = host["after_install"].replace(
+        "openssl\topenssl\tamd64\t3.0.22-1~deb12u2\topenssl\t3.0.22-1~deb12u2\tii ",
+        "openssl\topenssl\tamd64\t3.0.22-1~deb12u2\topenssl\t3.0.22-1~deb12u2\tit ",
+    )
+    assert after != host["after_install"]
+    host["after_install"] = after
+    out = _run({"run_id": "r1", "rollback_dir": str(tmp_path / "rb")}, capsys)
+    assert out["failed"] is True
+    assert out["msg"] == f"after the upgrade: openssl {ORIG} is triggers pending"
+
+
+def test_restore_reinstalls_a_half_configured_package_at_the_recorded_version(
+    monkeypatch, capsys, tmp_path
+):
+    """dpkg has libssl3 at the recorded version, but half-configured: it is installed again."""
+    root = tmp_path / "rb"
+    _point(root, "r2", {"libssl3": BROKEN, "openssl": BROKEN})
+    state = {"query": (UNF / "debian12-postinst-failed-dpkg-query-W.txt").read_text(), "calls": []}
+    fixed = state["query"].replace("\tiF \t" + ORIG, "\tii \t").replace("\tiU \t" + ORIG, "\tii \t")
+
+    def run_command(self, argv, cwd=None, environ_update=None, **kwargs):
+        argv = list(argv)
+        state["calls"].append(argv[:2])
+        if argv[0] == "dpkg-query":
+            return 0, state["query"], ""
+        if argv[:2] == ["dpkg", "-i"]:
+            state["query"] = fixed
+            return 0, "", ""
+        if argv[:2] == ["dpkg", "--audit"]:
+            return 0, "", ""
+        return 1, "", f"unexpected {argv}"
+
+    monkeypatch.setattr(AnsibleModule, "run_command", run_command)
+    monkeypatch.setattr(
+        AnsibleModule, "get_bin_path", lambda self, name, *a, **k: f"/usr/bin/{name}"
+    )
+    monkeypatch.setattr(pkgops, "lock_free", lambda paths=None: (True, ""))
+    monkeypatch.setattr(
+        pkgops, "wait_for_lock", lambda *a, **k: {"free": True, "waited_seconds": 0, "detail": ""}
+    )
+    check = _run(
+        {
+            "_ansible_check_mode": True,
+            "state": "restored",
+            "run_id": "r2",
+            "rollback_dir": str(root),
+        },
+        capsys,
+    )
+    assert check["changed"] is True
+    assert check["before_states"] == {"libssl3": "iF", "openssl": "iU"}
+    assert [(p["name"], p["action"]) for p in check["plan"]] == [
+        ("libssl3", "restore"),
+        ("openssl", "restore"),
+    ]
+    assert ["dpkg", "-i"] not in state["calls"]
+    out = _run({"state": "restored", "run_id": "r2", "rollback_dir": str(root)}, capsys)
+    assert "failed" not in out
+    assert out["changed"] is True
+    assert out["after"] == {"libssl3": BROKEN, "openssl": BROKEN}
+    assert ["dpkg", "-i"] in state["calls"]
+    manifest = json.loads((root / "r2" / "manifest.json").read_text())
+    assert [r["ok"] for r in manifest["restores"]] == [True]
