@@ -567,9 +567,19 @@ def unfinished_message(unfinished: list[dict[str, Any]]) -> str:
         fixes.append(
             f"roll back with state=restored run_id={covering[0]} (the rollback role does this), or"
         )
+    broken = [
+        f"{p['name']}={p['version']}"
+        for p in unfinished
+        if p["state"] == "half-installed" or (p["status"] or "").endswith("R")
+    ]
+    reinstall = (
+        f", reinstall what dpkg half-installed ('apt-get install --reinstall {' '.join(broken)}')"
+        if broken
+        else ""
+    )
     fixes.append(
-        "repair the cause and finish it with 'dpkg --configure -a' until 'dpkg --audit' "
-        "reports nothing, then run again"
+        f"repair the cause and finish it with 'dpkg --configure -a'{reinstall} until "
+        "'dpkg --audit' reports nothing, then run again"
     )
     return (
         "pre-flight: dpkg did not finish an earlier package run (a maintainer script failed or "

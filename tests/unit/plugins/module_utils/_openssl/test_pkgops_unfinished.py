@@ -244,8 +244,11 @@ def test_no_rollback_point_means_only_the_dpkg_way_out():
     ]
     message = pkgops.unfinished_message(found)
     assert "state=restored" not in message
+    # dpkg --configure -a clears dpkg's journal, only a reinstall makes openssl whole (tried on
+    # the recording host: iHR until 'apt-get install --reinstall openssl=3.0.22-1~deb12u2').
     assert message.endswith(
-        "Fix it first: repair the cause and finish it with 'dpkg --configure -a' until "
+        "Fix it first: repair the cause and finish it with 'dpkg --configure -a', reinstall what "
+        f"dpkg half-installed ('apt-get install --reinstall openssl={ORIG}') until "
         "'dpkg --audit' reports nothing, then run again"
     )
 
