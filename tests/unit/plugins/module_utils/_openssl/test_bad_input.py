@@ -38,6 +38,7 @@ from ansible_collections.patchwise.openssl.plugins.module_utils._openssl import 
     debpack,
     elf,
     facts,
+    initscripts,
     libraries,
     livepatch,
     packages,
@@ -101,6 +102,11 @@ DEB_CHANGELOG = _texts("facts/changelog")
 RPM_CHANGELOG = _texts("facts/rpm")
 DPKG_ALL = [_text("facts/dpkg/debian12-dpkg-query-all.txt")]
 DPKG_S = [_text("facts/dpkg/debian12-dpkg-query-S.stdout")]
+PID_FILES = [
+    _text("initscripts/run/nginx.pid"),
+    _text("initscripts/run/haproxy.pid"),
+    _text("initscripts/run/apache2/apache2.pid"),
+]
 APT_POLICY = [
     *_texts("pkgops", "*-apt-cache-policy.txt"),
     _text("facts/dpkg/debian12-apt-cache-policy.txt"),
@@ -844,6 +850,12 @@ CASES = [
         covers=("parse_dpkg_query", "split_evr"),
     ),
     Case("parse_dpkg_search", texts(DPKG_S), packages.parse_dpkg_search),
+    Case(
+        "parse_pid_file",
+        texts(PID_FILES),
+        initscripts.parse_pid_file,
+        check=lambda _t, r: all(0 < p <= initscripts.PID_MAX for p in r),
+    ),
     Case("parse_apt_policy", texts(APT_POLICY), packages.parse_apt_policy),
     Case("parse_rpm_query", texts([RPM_QA]), packages.parse_rpm_query),
     # package managers (patching)
