@@ -47,6 +47,12 @@ ARGUMENT_SPEC: dict[str, Any] = {
 }
 
 
+UNREACHABLE_AT_PLAN = (
+    "no result came back from the host while the rollout planned it (no facts, no assessment, "
+    "no package plan); this run did not change it; a later run plans it once it is back"
+)
+
+
 def collection_version() -> str:
     """The version of this collection: MANIFEST.json when installed, galaxy.yml in a checkout."""
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -230,6 +236,11 @@ class ActionModule(ActionBase):
             for h, r in records.items()
             if not r.get("plan") and r.get("failure")
         }
+        # A host of the play that left no record at all never answered while the rollout
+        # planned it (Ansible dropped it as unreachable: no rescue ran). Not planned, not
+        # changed - and not a success: it counts against the phase like a pre-flight failure.
+        unanswered = {h for p in phase_hosts for h in p["hosts"] if h not in records}
+        failures.update(dict.fromkeys(unanswered, UNREACHABLE_AT_PLAN))
         phases = cr.plan_phases(
             phase_hosts,
             plans,
@@ -257,8 +268,14 @@ class ActionModule(ActionBase):
                 for bad in phase["failed"]:
                     # A pre-flight failure at planning is a failure of the phase (the gate
                     # counts it), not an exclusion: the rollout must not look like a success.
-                    rec = records[bad["host"]]
-                    rec.update(where, outcome="failed", batch=None, message=bad["reason"])
+                    rec = records.get(bad["host"])
+                    outcome = "failed"
+                    if rec is None:
+                        outcome = "unreachable"
+                        rec = cr.new_host_record(run_id, bad["host"], self._mode(), {}, outcome)
+                        rec["failure"] = {"task": "", "message": bad["reason"]}
+                        records[bad["host"]] = rec
+                    rec.update(where, outcome=outcome, batch=None, message=bad["reason"])
                     rec["failure"] = dict(rec.get("failure") or {}, stage="plan")
                     store.write_host(rec)
             meta = store.read_run() or {}

@@ -199,8 +199,8 @@ def plan_phases(
     groups belongs to the first. ``host_plans`` maps hosts to their plan (``risk.score``,
     ``gate_counts``). ``plan_failures`` maps hosts whose planning failed (a pre-flight check:
     repository unreachable, target version missing) to the reason: they are ``failed`` in
-    their phase, and the gate counts them. Other hosts without a plan (unreachable, no
-    facts) are excluded with that reason.
+    their phase, and the gate counts them (the action plugin adds the hosts that never
+    answered while the rollout planned). Other hosts without a plan are excluded.
     """
     plan_failures = plan_failures or {}
     seen: set[str] = set()
@@ -732,7 +732,8 @@ def _change_check(records: list[Mapping[str, Any]]) -> tuple[list[Any], list[Any
 
 def planning_failed(rec: Mapping[str, Any]) -> bool:
     """Did this host fail while the rollout planned it (before any change anywhere)?"""
-    return rec.get("outcome") == "failed" and _dict(rec.get("failure")).get("stage") == "plan"
+    return (rec.get("outcome") in ("failed", "unreachable")
+            and _dict(rec.get("failure")).get("stage") == "plan")
 
 
 def plan_text(phases: list[Mapping[str, Any]], host_records: Mapping[str, Mapping[str, Any]]
@@ -1285,7 +1286,7 @@ def mark_interrupted(store: RecordStore, by_run: str, reason: str) -> dict[str, 
                     "the run was interrupted before it recorded a result for this host (found by "
                     f"run {by_run}); that run's plan tells whether this one changed the host"))
                 store.write_host(rec)
-            elif rec.get("outcome") == "unreachable":
+            elif rec.get("outcome") == "unreachable" and not planning_failed(rec):
                 # The record of a host in progress says how far it got; no result came back
                 # because the controller stopped (the host itself may well be reachable).
                 rec.update(outcome="interrupted", message=(

@@ -321,6 +321,53 @@ def test_a_planning_failure_halts_the_rollout_before_any_phase(tmp_path):
     assert finished["way_back"] == ""
 
 
+def test_a_host_unreachable_at_planning_is_recorded_and_halts(tmp_path):
+    """Ansible drops a host that cannot be reached while the rollout plans (no rescue runs):
+    it leaves no record. The schedule records it 'unreachable' at planning - never silently
+    excluded, never counted as a success - and the gate halts on it like a pre-flight failure.
+    """
+    record_dir = str(tmp_path / "run-1")
+    run({"event": "start", "run_id": "run-1", "record_dir": record_dir,
+         "settings": {"max_fail_percentage": 0}})
+    for host in PLAY:
+        if host == "p3":
+            continue  # unreachable: the plan tasks never ran for it
+        run({"event": "plan", "run_id": "run-1", "record_dir": record_dir,
+             "facts": load("debian12-facts.json"),
+             "assessment": load("debian12-assessment-before.json"),
+             "packages": load("debian12-openssl-packages-check.json")}, host=host)
+    schedule = run({"event": "schedule", "run_id": "run-1", "record_dir": record_dir,
+                    "phases": ["staging", "production"],
+                    "settings": {"batches": [1, "100%"], "first_phase_batches": ["100%"]}})
+    assert schedule["phases"][1]["hosts"] == ["p1", "p2"]
+    assert [f["host"] for f in schedule["phases"][1]["failed"]] == ["p3"]
+    assert schedule["phases"][1]["excluded"] == []
+    p3 = json.loads(Path(record_dir, "hosts", "p3.json").read_text())
+    assert (p3["outcome"], p3["phase"], p3["batch"]) == ("unreachable", "production", None)
+    assert p3["failure"]["stage"] == "plan"
+    assert p3["message"].startswith("no result came back from the host while the rollout")
+    assert p3["versions_before"] == {} and p3["rollback_point"] == {}
+    gate = run({"event": "gate", "run_id": "run-1", "record_dir": record_dir,
+                "settings": {"phase_index": 1, "max_fail_percentage": 0}})
+    assert gate["halt"] is True
+    assert gate["message"].startswith("host p3 (phase production, at planning) unreachable: "
+                                      "no result came back from the host while the rollout")
+    finished = run({"event": "finish", "run_id": "run-1", "record_dir": record_dir})
+    assert finished["outcome"] == "halted"
+    assert finished["counts"] == {"not_reached": 4, "unreachable": 1}
+    assert finished["way_back"] == ""
+    # a later run finding this record finished leaves it alone; an unfinished run's
+    # plan-stage record is not turned into "interrupted while in progress"
+    store = cr.RecordStore(record_dir)
+    meta = store.read_run()
+    meta["finished_at"] = None
+    store.write_run(meta)
+    cr.mark_interrupted(store, "run-2", "the controller that ran it is gone")
+    assert json.loads(Path(record_dir, "hosts", "p3.json").read_text())["outcome"] == (
+        "unreachable"
+    )
+
+
 def _write_unfinished(record_dir: Path, run_id: str, pid: int, hosts: dict) -> None:
     store = cr.RecordStore(str(record_dir))
     meta = {"schema_version": 1, "kind": "run", "run_id": run_id, "mode": "apply",
