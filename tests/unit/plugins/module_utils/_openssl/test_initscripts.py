@@ -182,8 +182,8 @@ def test_same_source_without_the_pid_file_names_no_service() -> None:
          (4002, 4001, "/usr/sbin/nginx"), (4003, 1, "/usr/sbin/haproxy"))
     )
     families = initscripts.script_families(set(raw.values()), installed)
-    exe_owners = facts._exe_owners(_RecordedDpkg(), sorted({p["exe"] for p in procs}), families,
-                                    index)
+    exes = sorted({p["exe"] for p in procs})
+    exe_owners = facts._exe_owners(_RecordedDpkg(), exes, families, index)
     assert exe_owners["/usr/bin/ab"][0] == "apache2-utils"
     facts._finish_processes(procs, [], exe_owners, _services(installed, owners))
     got = {p["pid"]: p["service"] for p in procs if p["pid"] >= 4000}
