@@ -111,7 +111,17 @@ APT_POLICY = [
     *_texts("pkgops", "*-apt-cache-policy.txt"),
     _text("facts/dpkg/debian12-apt-cache-policy.txt"),
 ]
-DPKG_W = _texts("pkgops", "*-dpkg-query-W.txt")
+DPKG_W = _texts("pkgops", "*-dpkg-query-W.txt") + _texts("pkgops/unfinished", "*-dpkg-query-W.txt")
+# dpkg's status of a package: the ``${db:Status-Abbrev}`` column of those rows and the
+# ``${Status}`` words of the recorded long-form queries.
+DPKG_STATUS = sorted(
+    {line.split("\t")[6] for text in DPKG_W for line in text.splitlines() if line.count("\t") >= 6}
+    | {
+        line.split("\t")[2]
+        for text in _texts("pkgops/unfinished", "*-dpkg-query-status.txt")
+        for line in text.splitlines()
+    }
+)
 APT_SIM = _texts("pkgops", "*-apt-get-s-*.txt")
 APT_UPDATE = _texts("pkgops", "*-apt-get-update-*.txt")
 DNF = _texts("pkgops", "dnf-check-update-*.txt")
@@ -509,6 +519,15 @@ def _check_version_line(_text: str, result: dict[str, Any]) -> None:
         assert result["series"] == versiontext.series_of(result["version"])
 
 
+def _check_dpkg_status(_text: str, result: dict[str, Any]) -> None:
+    assert result["state"] in pkgops.DPKG_STATES.values()
+    assert result["want"] in pkgops.DPKG_WANTS.values()
+    assert result["unfinished"] is (
+        result["state"] in pkgops.UNFINISHED_STATES
+        or (result["reinst_required"] and result["state"] not in ("not-installed", "config-files"))
+    )
+
+
 def _check_maps_line(line: str, result: dict[str, Any]) -> None:
     assert result["deleted"] == line.rstrip("\n").endswith(" (deleted)")
     assert isinstance(result["inode"], int) and len(result["perms"]) == 4
@@ -861,6 +880,13 @@ CASES = [
     # package managers (patching)
     Case("pkgops.parse_dpkg_query", texts(DPKG_W), pkgops.parse_dpkg_query, (ParseError,)),
     Case("parse_apt_cache_policy", texts(APT_POLICY), pkgops.parse_apt_cache_policy, (ParseError,)),
+    Case(
+        "parse_dpkg_status",
+        texts(DPKG_STATUS),
+        pkgops.parse_dpkg_status,
+        (ParseError,),
+        check=_check_dpkg_status,
+    ),
     Case("parse_apt_get_simulate", texts(APT_SIM), pkgops.parse_apt_get_simulate),
     Case("parse_apt_update", texts(APT_UPDATE), pkgops.parse_apt_update),
     Case("parse_dnf_check_update", texts(DNF), pkgops.parse_dnf_check_update),
