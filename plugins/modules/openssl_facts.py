@@ -225,6 +225,12 @@ ansible_facts:
             - Processes mapping libssl/libcrypto, with C(stale), per-library C(stale_reason)
               (deleted, inode_mismatch), C(service), C(service_source), C(master_pid),
               C(container) and C(listening).
+            - C(service) is the systemd unit (C(service_source=systemd)) from the process's
+              cgroup, or without systemd as PID 1 the C(/etc/init.d) script
+              (C(service_source=init)) of the executable's package, or of a package of the same
+              source package whose pid file (C(/run/<script>.pid),
+              C(/run/<script>/<script>.pid)) names the process or its master; else null
+              (C(service_source=none)).
             - C(exited) is true for a process that exited before the scan finished.
             - The module run's own processes (itself, what it starts, its ancestors in its
               session below the session leader) are not listed.
