@@ -78,9 +78,10 @@ def parse_maps_line(line: str) -> dict[str, Any]:
         raise ParseError(f"malformed maps line: {line[:80]!r}") from exc
     if not sep or len(perms) != 4:
         raise ParseError(f"malformed maps line: {line[:80]!r}")
-    deleted = path.endswith(DELETED)
+    # the kernel appends " (deleted)" to the path; split() ate the blank of a bare marker
+    deleted = path.endswith(DELETED) or path == DELETED.lstrip()
     if deleted:
-        path = path[: -len(DELETED)]
+        path = path[: -len(DELETED)] if path.endswith(DELETED) else ""
     return {
         "start": start_i,
         "end": end_i,

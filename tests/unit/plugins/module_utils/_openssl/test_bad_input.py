@@ -107,6 +107,10 @@ PID_FILES = [
     _text("initscripts/run/haproxy.pid"),
     _text("initscripts/run/apache2/apache2.pid"),
 ]
+APT_CONFIG = [
+    _text("facts/dpkg/debian12-apt-config-cache.txt"),
+    _text("facts/dpkg/debian12-host-apt-config-no-cache.txt"),
+]
 APT_POLICY = [
     *_texts("pkgops", "*-apt-cache-policy.txt"),
     _text("facts/dpkg/debian12-apt-cache-policy.txt"),
@@ -876,6 +880,12 @@ CASES = [
         check=lambda _t, r: all(0 < p <= initscripts.PID_MAX for p in r),
     ),
     Case("parse_apt_policy", texts(APT_POLICY), packages.parse_apt_policy),
+    Case(
+        "parse_apt_config_shell",
+        texts(APT_CONFIG),
+        packages.parse_apt_config_shell,
+        check=lambda _t, r: all(isinstance(k, str) and isinstance(v, str) for k, v in r.items()),
+    ),
     Case("parse_rpm_query", texts([RPM_QA]), packages.parse_rpm_query),
     # package managers (patching)
     Case("pkgops.parse_dpkg_query", texts(DPKG_W), pkgops.parse_dpkg_query, (ParseError,)),

@@ -164,6 +164,13 @@ def test_parse_maps_line_deleted() -> None:
     assert entry["offset"] == 0
 
 
+def test_parse_maps_line_bare_deleted_marker() -> None:
+    """Found by the bad-input property test: a marker with no path before it is still the
+    marker (split() eats its blank), not a path named "(deleted)"."""
+    entry = parse_maps_line("7f164bc00000-7f164bcc5000 r--p 00000000 fe:00 2328849    (deleted)")
+    assert (entry["deleted"], entry["path"]) == (True, "")
+
+
 @pytest.mark.parametrize("line", ["", "garbage", "zz-yy r--p 0 fe:00 1 /x", "1-2 rw 0 0:0 1 /x"])
 def test_parse_maps_line_malformed(line: str) -> None:
     with pytest.raises(ParseError):
