@@ -36,7 +36,8 @@ from _bench import Row
 PARTS = ("roundtrip", "stale_scan", "fleet", "refresh_load", "controller_assess")
 DESCRIPTIONS = {
     "roundtrip": "1. openssl_facts round trip / ping round trip (container and localhost)",
-    "stale_scan": "2. stale scan (--processes, 2,000): needrestart / ours, ours / floor, recall",
+    "stale_scan": "2. stale scan (--processes, 2,000; two populations): needrestart / ours, "
+    "ours / floor, recall",
     "fleet": "3. assess playbook / fleet ping (--hosts, 50 container hosts)",
     "refresh_load": "4. refresh under TLS load: naive restart vs openssl_refresh",
     "controller_assess": "5. controller assessment of 10,000 hosts' facts (--facts-hosts)",
@@ -46,6 +47,7 @@ DESCRIPTIONS = {
 SIZES = (
     ("rounds", int, "roundtrip/stale_scan: repetitions per contender"),
     ("processes", int, "stale_scan: process count"),
+    ("scan_populations", str, "stale_scan: minimal,sshd-like (maps of sleep+libcrypto / of sshd)"),
     ("hosts", int, "fleet: container hosts"),
     ("fleet_rounds", int, "fleet: interleaved rounds"),
     ("fleet_transports", str, "fleet: pipelined,podman"),
@@ -57,6 +59,7 @@ SIZES = (
 SIZE_DEFAULTS: dict[str, tuple[Any, Any]] = {
     "rounds": (7, 3),
     "processes": (2000, 200),
+    "scan_populations": ("minimal,sshd-like", "minimal,sshd-like"),
     "hosts": (50, 20),
     "fleet_rounds": (3, 1),
     "fleet_transports": ("pipelined,podman", "pipelined"),
@@ -149,7 +152,7 @@ def render_markdown(rows: list[Row], meta: dict[str, Any]) -> str:
             f"| {row.part} | {row.figure} | {_fmt_ratio(row)} | {row.target} | "
             f"{_fmt_met(row)} | {_raw_brief(row.raw)} |"
         )
-    notes = [f"- {row.part}: {row.note}" for row in rows if row.note]
+    notes = list(dict.fromkeys(f"- {row.part}: {row.note}" for row in rows if row.note))
     if notes:
         lines += ["", "Notes:", *notes]
     return "\n".join(lines) + "\n"
@@ -251,9 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(render_text(rows))
     print()
-    for row in rows:
-        if row.note:
-            print(f"- {row.part}: {row.note}")
+    for note in dict.fromkeys(f"- {row.part}: {row.note}" for row in rows if row.note):
+        print(note)
     print(f"\nwritten: {_bench.RESULTS_DIR / 'bench.md'} and bench.json")
     print(f"total time {_duration(meta['seconds'])}: {', '.join(_timing_brief(timing))}")
     return 0 if all(r.met is not False and r.ratio is not None for r in rows) else 1

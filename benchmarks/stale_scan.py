@@ -4,9 +4,18 @@
 
 One Debian 12 container (the benchmark image: nginx, haproxy, sshd, needrestart from Debian)
 with SYS_PTRACE, a pids limit and nproc/nofile ulimits within this machine's hard limits. In
-it: nginx, haproxy and sshd running, plus 2,000 `sleep` processes run as nobody with
-LD_PRELOAD=libcrypto.so.3 (they map libcrypto and belong to no service; each exits on its own
-after a bounded time).
+it: nginx, haproxy and sshd running, plus 2,000 `sleep` processes run as nobody (they map
+libcrypto and belong to no service; each exits on its own after a bounded time), in two
+populations, each in its own container:
+  minimal      LD_PRELOAD=libcrypto.so.3: about 25 maps lines per process, the least a process
+               mapping libcrypto can have - the worst case for ours / floor, since the floor
+               reads only the maps while a description also needs each process's identity,
+               command line, executable, fds and mount namespace
+  sshd-like    LD_PRELOAD of every library `ldd /usr/sbin/sshd` lists (26): about 160 maps
+               lines, the memory map of a real OpenSSL-using daemon
+Before the contenders run, field_costs.py measures in the same container what each /proc read
+costs per process (the reads alone): the reads a complete description needs, divided by the
+maps read, is the least any complete scan can cost relative to the floor.
 
 Contenders, each in a fresh process inside the container, order rotated every round:
   floor        python3 loop reading every /proc/PID/maps once (analysis after the clock)
@@ -43,6 +52,9 @@ SERVICE_COMMS = {
     "apache2": {"apache2"},
 }
 SCRIPT = "/work/main/benchmarks/incontainer/scan_bench.py"
+FIELD_COSTS = "/work/main/benchmarks/incontainer/field_costs.py"
+# population name -> the program whose libraries each sleep preloads (None: libcrypto only)
+POPULATIONS = {"minimal": None, "sshd-like": "/usr/sbin/sshd"}
 CONTENDERS = ("floor", "ours", "module", "needrestart")
 SITE_PACKAGES = f"{_bench.ROOT}/.venv/lib/python3.11/site-packages"
 
@@ -289,7 +301,29 @@ def _rows(label: str, samples: dict[str, list[dict[str, Any]]], stale: bool) -> 
     return rows
 
 
-def run(args: Any) -> list[Row]:
+def _field_cost_row(name: str, population: str, spawned: dict[str, Any]) -> Row:
+    out = _bench.podman_exec(name, ["python3", FIELD_COSTS, "7"], timeout=600)
+    costs = json.loads(out.stdout)
+    value = costs.get("required_with_status_over_maps")
+    return Row(
+        NAME,
+        f"{population}, none stale: /proc reads a complete description needs / its maps read "
+        "(the least any complete scan costs vs the floor)",
+        value,
+        "(bound)",
+        None,
+        {
+            "maps_lines_per_process": spawned.get("maps_lines"),
+            "cpu_us_per_process": costs.get("cpu_us_per_process"),
+            "required_with_stat_over_maps": costs.get("required_with_stat_over_maps"),
+        },
+        "identity from status (comm, parent, real uid), cmdline, exe, fd links, mount "
+        "namespace, maps; required_with_stat_over_maps: the same with the smaller stat "
+        "(no uid). Reads only, no parsing: ours / floor cannot be below this.",
+    )
+
+
+def _population(args: Any, population: str, like: str | None) -> list[Row]:
     image = _bench.bench_image()
     repo = _bench.apt_repo_dir("12")
     count = int(args.processes)
@@ -299,19 +333,43 @@ def run(args: Any) -> list[Row]:
         name = names[0]
         for svc in SERVICES:
             _bench.podman_exec(name, ["service", svc, "start"], timeout=60)
-        spawned = _bench.podman_exec(
-            name, ["python3", SCRIPT, "spawn", str(count), str(SLEEP_SECONDS)], timeout=300
+        argv = ["python3", SCRIPT, "spawn", str(count), str(SLEEP_SECONDS)] + (
+            [like] if like else []
         )
-        _bench.log(f"stale_scan: {json.loads(spawned.stdout)['spawned']} sleeps in {name}")
+        spawned = json.loads(_bench.podman_exec(name, argv, timeout=300).stdout)
+        _bench.log(
+            f"stale_scan {population}: {spawned['spawned']} sleeps in {name} preloading "
+            f"{spawned['libraries']} librar(ies), {spawned['maps_lines']} maps lines each"
+        )
         _bench.podman_exec(
             name,
             ["sh", "-c", "echo '{\"ANSIBLE_MODULE_ARGS\": {}}' >/tmp/pw-bench-args.json"],
         )
-        fresh = _phase(name, rounds, rounds, "none stale")
+        bound = _field_cost_row(name, population, spawned)
+        fresh = _phase(name, rounds, rounds, f"{population}, none stale")
         _bench.use_local_repo(name)
         version = _bench.upgrade_openssl(name)
-        _bench.log(f"stale_scan: libssl3 upgraded to {version}")
+        _bench.log(f"stale_scan {population}: libssl3 upgraded to {version}")
         stale = _phase(
-            name, rounds, int(os.environ.get("PW_BENCH_NEEDRESTART_STALE_RUNS", "1")), "all stale"
+            name,
+            rounds,
+            int(os.environ.get("PW_BENCH_NEEDRESTART_STALE_RUNS", "1")),
+            f"{population}, all stale",
         )
-    return _rows("none stale", fresh, False) + _rows("all stale", stale, True)
+    return [
+        bound,
+        *_rows(f"{population}, none stale", fresh, False),
+        *_rows(f"{population}, all stale", stale, True),
+    ]
+
+
+def run(args: Any) -> list[Row]:
+    chosen = str(getattr(args, "scan_populations", None) or ",".join(POPULATIONS))
+    populations = [p.strip() for p in chosen.split(",") if p.strip()]
+    unknown = [p for p in populations if p not in POPULATIONS]
+    if unknown:
+        raise SystemExit(f"stale_scan: unknown population(s) {unknown} ({', '.join(POPULATIONS)})")
+    rows: list[Row] = []
+    for population in populations:
+        rows += _population(args, population, POPULATIONS[population])
+    return rows

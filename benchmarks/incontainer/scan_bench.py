@@ -2,8 +2,13 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Stale-scan contenders, run INSIDE a benchmark container (stdlib only, Python 3.9+).
 
-    scan_bench.py spawn <count> <seconds>   start <count> `sleep <seconds>` as nobody, each with
-                                            LD_PRELOAD=libcrypto (owned by no service), then exit
+    scan_bench.py spawn <count> <seconds> [<program>]
+                                            start <count> `sleep <seconds>` as nobody (owned by
+                                            no service), each with LD_PRELOAD=libcrypto - or, with
+                                            <program>, with every shared library `ldd <program>`
+                                            lists (libcrypto among them): the memory map of that
+                                            program (e.g. /usr/sbin/sshd: 26 libraries, about 160
+                                            maps lines, against about 25); then exit
     scan_bench.py floor                     read every /proc/PID/maps once (the floor)
     scan_bench.py ours <collections dir>    procscan.Scanner, built as facts.gather builds it
     scan_bench.py round <json spec>         one interleaved round of every contender, each in a
@@ -26,8 +31,21 @@ LIBCRYPTO = "/usr/lib/x86_64-linux-gnu/libcrypto.so.3"
 NOBODY = 65534
 
 
-def spawn(count: int, seconds: int) -> dict[str, Any]:
-    env = {"LD_PRELOAD": LIBCRYPTO, "PATH": "/usr/bin:/bin"}
+def libraries_of(program: str) -> list[str]:
+    """The shared libraries `ldd` resolves for ``program`` (absolute paths, load order)."""
+    out = subprocess.run(["ldd", program], capture_output=True, text=True, check=True).stdout
+    return [
+        line.split("=>", 1)[1].split()[0]
+        for line in out.splitlines()
+        if "=>" in line and line.split("=>", 1)[1].strip().startswith("/")
+    ]
+
+
+def spawn(count: int, seconds: int, like: str | None = None) -> dict[str, Any]:
+    preload = libraries_of(like) if like else [LIBCRYPTO]
+    if not any("/libcrypto" in lib for lib in preload):
+        raise SystemExit(f"{like} does not load libcrypto")
+    env = {"LD_PRELOAD": " ".join(preload), "PATH": "/usr/bin:/bin"}
     pids = []
     for _index in range(count):
         proc = subprocess.Popen(  # bounded: every child exits after `seconds`
@@ -42,7 +60,14 @@ def spawn(count: int, seconds: int) -> dict[str, Any]:
             stderr=subprocess.DEVNULL,
         )
         pids.append(proc.pid)
-    return {"spawned": len(pids)}
+    maps_lines = None
+    time.sleep(0.5)  # let the last child finish loading its libraries
+    try:
+        with open(f"/proc/{pids[-1]}/maps", "rb") as handle:
+            maps_lines = handle.read().count(b"\n")
+    except (OSError, IndexError):
+        pass
+    return {"spawned": len(pids), "libraries": len(preload), "maps_lines": maps_lines}
 
 
 def floor() -> dict[str, Any]:
@@ -201,7 +226,8 @@ def one_round(spec: dict[str, Any]) -> dict[str, Any]:
 def main() -> None:
     cmd = sys.argv[1]
     if cmd == "spawn":
-        result = spawn(int(sys.argv[2]), int(sys.argv[3]))
+        like = sys.argv[4] if len(sys.argv) > 4 else None
+        result = spawn(int(sys.argv[2]), int(sys.argv[3]), like)
     elif cmd == "floor":
         result = floor()
     elif cmd == "ours":
