@@ -145,10 +145,14 @@ def parse_dpkg_status(value: str) -> dict[str, Any]:
 def parse_dpkg_query(text: str) -> list[dict[str, Any]]:
     """Rows of ``dpkg-query -W -f=DPKG_QUERY_FORMAT`` (also the older 7-column format).
 
-    ``installed`` is true for fully installed packages (``ii``) only; ``state`` is dpkg's word
-    (``half-configured``, ...; None when the status is not recognised), ``unfinished`` is true
-    for a package dpkg did not finish installing or configuring, ``config_version`` the version
-    dpkg last configured successfully (None when dpkg has none or it was not queried).
+    ``installed`` is true for fully installed packages selected for install or on hold
+    (``ii``, ``hi``); ``held`` is true for a package on hold (``apt-mark hold``, dpkg's
+    selection ``hold``: the first letter ``h``), installed or not; ``want`` is the selection
+    (``install``, ``hold``, ``deinstall``, ...; None when the status is not recognised);
+    ``state`` is dpkg's word (``half-configured``, ...; None when the status is not
+    recognised), ``unfinished`` is true for a package dpkg did not finish installing or
+    configuring, ``config_version`` the version dpkg last configured successfully (None when
+    dpkg has none or it was not queried).
     """
     packages = []
     for line in text.splitlines():
@@ -162,7 +166,7 @@ def parse_dpkg_query(text: str) -> list[dict[str, Any]]:
         try:
             parsed = parse_dpkg_status(status)
         except ParseError:
-            parsed = {"state": None, "unfinished": False}
+            parsed = {"want": None, "state": None, "reinst_required": False, "unfinished": False}
         packages.append(
             {
                 "name": name,
@@ -172,7 +176,11 @@ def parse_dpkg_query(text: str) -> list[dict[str, Any]]:
                 "source": source or name,
                 "source_version": source_version or version,
                 "status": status.strip(),
-                "installed": status.strip() == "ii",
+                "installed": parsed["state"] == "installed"
+                and not parsed["reinst_required"]
+                and parsed["want"] in ("install", "hold"),
+                "held": parsed["want"] == "hold",
+                "want": parsed["want"],
                 "state": parsed["state"],
                 "unfinished": parsed["unfinished"],
                 "config_version": config_version or None,
@@ -235,10 +243,29 @@ _SIM_RE = re.compile(
 )
 
 
+_APT_HELD_HEADER = "The following held packages will be changed:"
+
+
 def parse_apt_get_simulate(text: str) -> dict[str, Any]:
-    """``apt-get -s install ...`` → installs (with old/new versions), removals, errors."""
-    result: dict[str, Any] = {"install": [], "remove": [], "errors": []}
+    """``apt-get -s install ...`` → installs (with old/new versions), removals, errors, held.
+
+    ``held`` names the packages apt lists under "The following held packages will be
+    changed:" (packages on hold that the request would change; apt's simulation exits 0 for
+    them, a real ``apt-get install -y`` refuses them without ``--allow-change-held-packages``).
+    """
+    result: dict[str, Any] = {"install": [], "remove": [], "errors": [], "held": []}
+    in_held = False
     for line in text.splitlines():
+        if line.rstrip() == _APT_HELD_HEADER:
+            in_held = True
+            continue
+        if in_held and line.startswith(" "):
+            for word in line.split():
+                name = word.split(":")[0]
+                if name not in result["held"]:
+                    result["held"].append(name)
+            continue
+        in_held = False
         if line.startswith("E: "):
             result["errors"].append(line[3:].strip())
             continue
@@ -589,6 +616,53 @@ def unfinished_message(unfinished: list[dict[str, Any]]) -> str:
     )
 
 
+def held_packages(
+    selected: list[dict[str, Any]], plan: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """The selected packages on hold, each with its version and what the plan does to it.
+
+    ``to`` and ``action`` come from ``plan`` (None before there is one); ``binary`` is dpkg's
+    spelling (``libssl3:amd64``) for ``apt-mark``.
+    """
+    steps = {p["name"]: p for p in plan or []}
+    held = []
+    for pkg in selected:
+        if not pkg.get("held"):
+            continue
+        step = steps.get(pkg["name"], {})
+        held.append(
+            {
+                "name": pkg["name"],
+                "binary": pkg.get("binary") or pkg["name"],
+                "arch": pkg.get("arch"),
+                "version": pkg["version"],
+                "to": step.get("to"),
+                "action": step.get("action"),
+            }
+        )
+    return held
+
+
+def held_message(blocked: list[dict[str, Any]], others: list[str] | None = None) -> str:
+    """Why a run refuses to upgrade OpenSSL packages on hold, and the two ways on."""
+    described = "; ".join(f"{p['name']} {p['version']} -> {p['to']}" for p in blocked)
+    names = " ".join(p["name"] for p in blocked)
+    together = (
+        f" The OpenSSL packages move together, so {', '.join(others)} "
+        "{verb} not upgraded either.".format(verb="is" if len(others) == 1 else "are")
+        if others
+        else ""
+    )
+    return (
+        "pre-flight: OpenSSL packages on hold (apt-mark hold) would be upgraded: "
+        f"{described}. A hold is an administrator's decision to keep a version; it is not "
+        f"overridden without being asked, and nothing was changed.{together} To upgrade, "
+        f"either remove the hold ('apt-mark unhold {names}') and run again, or run with "
+        "allow_held=true (patch role: patch_allow_held: true), which upgrades them and puts "
+        "the hold back afterwards. To keep the version, leave the host out of this run."
+    )
+
+
 # --- plan ---------------------------------------------------------------------------------------
 
 
@@ -651,10 +725,16 @@ def plan_rpm(
     return plan
 
 
-def check_simulation(sim: dict[str, Any], plan: list[dict[str, Any]]) -> list[str]:
-    """Problems in an apt simulation: errors, removals, or packages outside the plan."""
+def check_simulation(
+    sim: dict[str, Any], plan: list[dict[str, Any]], allow_held: bool = False
+) -> list[str]:
+    """Problems in an apt simulation: errors, removals, packages outside the plan, and held
+    packages it would change (the planned ones are allowed with ``allow_held``)."""
     planned = {p["name"] for p in plan if p["action"] == "upgrade"}
     problems = [f"apt: {e}" for e in sim["errors"]]
+    for name in sim.get("held", []):
+        if not (allow_held and name in planned):
+            problems.append(f"apt would change {name}, which is on hold")
     for entry in sim["remove"]:
         problems.append(f"apt would remove {entry['name']} ({entry['old']})")
     for entry in sim["install"]:
@@ -897,6 +977,11 @@ class Manager:
             raise PackageError(f"{what} failed (rc={rc}): {' / '.join(detail)}")
         return out
 
+    def hold(self, binaries: list[str]) -> None:
+        """Put packages on hold again; holds are read on dpkg systems only."""
+        if binaries:
+            raise PackageError(f"{self.name}: holds are not supported ({', '.join(binaries)})")
+
 
 class AptManager(Manager):
     """dpkg/apt. In check mode ``lists_dir`` is a private copy of apt's lists directory."""
@@ -941,9 +1026,15 @@ class AptManager(Manager):
             sim["errors"].append(f"apt-get -s exited {rc}")
         return sim
 
-    def upgrade(self, plan: list[dict[str, Any]], lock_timeout: int) -> None:
+    def upgrade(
+        self, plan: list[dict[str, Any]], lock_timeout: int, allow_held: bool = False
+    ) -> None:
+        """Install the planned versions. ``allow_held`` lets apt change packages on hold
+        (``--allow-change-held-packages``); apt then drops their hold: see :meth:`hold`."""
         targets = [f"{p['name']}:{p['arch']}={p['to']}" for p in plan if p["action"] == "upgrade"]
         argv = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "--only-upgrade"]
+        if allow_held:
+            argv.append("--allow-change-held-packages")
         argv += [*DPKG_CONF_OPTS, "-o", f"DPkg::Lock::Timeout={lock_timeout}", *targets]
         rc, out, err = self.run(argv)
         if rc != 0:
@@ -988,6 +1079,12 @@ class AptManager(Manager):
     def restore(self, files: list[str]) -> None:
         self._ok(["dpkg", "-i", "--force-confold", "--force-downgrade", *files], "dpkg -i")
 
+    def hold(self, binaries: list[str]) -> None:
+        """Put packages (dpkg's spelling, ``libssl3:amd64``) on hold again: ``apt-get install
+        --allow-change-held-packages`` and ``dpkg -i`` both set their selection to install."""
+        if binaries:
+            self._ok(["apt-mark", "hold", *binaries], "apt-mark hold")
+
     def audit(self) -> str:
         rc, out, err = self.run(["dpkg", "--audit"])
         return (out + err).strip() if rc == 0 else (out + err).strip() or f"dpkg --audit rc={rc}"
@@ -1026,7 +1123,10 @@ class DnfManager(Manager):
             raise PackageError(f"{self.tool} check-update failed (rc={rc}): {err.strip()[-300:]}")
         return parse_dnf_check_update(out)
 
-    def upgrade(self, plan: list[dict[str, Any]], lock_timeout: int) -> None:
+    def upgrade(
+        self, plan: list[dict[str, Any]], lock_timeout: int, allow_held: bool = False
+    ) -> None:
+        # Holds (dnf versionlock, zypper locks) are not read on rpm systems: allow_held is moot.
         targets = [
             f"{p['name']}-{p['to'].split(':', 1)[-1]}.{p['arch']}"
             for p in plan
@@ -1127,7 +1227,10 @@ class ZypperManager(DnfManager):
             raise PackageError(f"zypper list-updates failed (rc={rc}): {err.strip()[-300:]}")
         return [u for u in parse_zypper_updates(out) if not names or u["name"] in names]
 
-    def upgrade(self, plan: list[dict[str, Any]], lock_timeout: int) -> None:
+    def upgrade(
+        self, plan: list[dict[str, Any]], lock_timeout: int, allow_held: bool = False
+    ) -> None:
+        # Holds (dnf versionlock, zypper locks) are not read on rpm systems: allow_held is moot.
         targets = [f"{p['name']}={p['to']}" for p in plan if p["action"] == "upgrade"]
         self._ok(
             ["zypper", "--non-interactive", "install", "--no-recommends", *targets],

@@ -100,7 +100,10 @@ NET = {
 SOCKSTAT = _texts("facts/proc", "*-sockstat*.txt")
 DEB_CHANGELOG = _texts("facts/changelog")
 RPM_CHANGELOG = _texts("facts/rpm")
-DPKG_ALL = [_text("facts/dpkg/debian12-dpkg-query-all.txt")]
+DPKG_ALL = [
+    _text("facts/dpkg/debian12-dpkg-query-all.txt"),
+    _text("pkgops/held/debian12-held-facts-query.txt"),
+]
 DPKG_S = [_text("facts/dpkg/debian12-dpkg-query-S.stdout")]
 PID_FILES = [
     _text("initscripts/run/nginx.pid"),
@@ -115,7 +118,11 @@ APT_POLICY = [
     *_texts("pkgops", "*-apt-cache-policy.txt"),
     _text("facts/dpkg/debian12-apt-cache-policy.txt"),
 ]
-DPKG_W = _texts("pkgops", "*-dpkg-query-W.txt") + _texts("pkgops/unfinished", "*-dpkg-query-W.txt")
+DPKG_W = (
+    _texts("pkgops", "*-dpkg-query-W.txt")
+    + _texts("pkgops/unfinished", "*-dpkg-query-W.txt")
+    + _texts("pkgops/held", "*-dpkg-query-W.txt")
+)
 # dpkg's status of a package: the ``${db:Status-Abbrev}`` column of those rows and the
 # ``${Status}`` words of the recorded long-form queries.
 DPKG_STATUS = sorted(
@@ -123,10 +130,11 @@ DPKG_STATUS = sorted(
     | {
         line.split("\t")[2]
         for text in _texts("pkgops/unfinished", "*-dpkg-query-status.txt")
+        + _texts("pkgops/held", "*-dpkg-query-status.txt")
         for line in text.splitlines()
     }
 )
-APT_SIM = _texts("pkgops", "*-apt-get-s-*.txt")
+APT_SIM = _texts("pkgops", "*-apt-get-s-*.txt") + _texts("pkgops/held", "*-apt-get-*.txt")
 APT_UPDATE = _texts("pkgops", "*-apt-get-update-*.txt")
 DNF = _texts("pkgops", "dnf-check-update-*.txt")
 ZYPPER = _texts("pkgops", "zypper-*.xml") + _texts("pkgops/rpm", "zypper-xmlout-list-*.xml")
