@@ -28,6 +28,14 @@ description:
     the newest rollback point that holds that version, when there is one (RV(unfinished)). Fix
     it first: O(state=restored) with that rollback point (the rollback role), or repair the
     cause and run C(dpkg --configure -a) until C(dpkg --audit) reports nothing."
+  - "On apt hosts, a package on hold (C(apt-mark hold); dpkg's selection C(hold), status
+    C(hi)) is an OpenSSL package like any other: it is in RV(before), and RV(held) names it
+    with its version and the target. When the plan would upgrade a held package, the module
+    fails, in check mode too, before any change (and upgrades none of the OpenSSL packages,
+    which move together), naming each held package, its version and the target. Either
+    remove the hold (C(apt-mark unhold)) or set O(allow_held=true): apt then upgrades it
+    (C(--allow-change-held-packages)) and the module puts the hold back afterwards, since
+    apt drops it. A held package already at the target is reported and not a failure."
   - Before changing anything it records a B(rollback point) under
     O(rollback_dir)/O(run_id)/ (mode 0700), a C(manifest.json) with the exact installed versions
     and the sha256 of a local copy of each package that will change. Every copy is checked to
@@ -50,8 +58,10 @@ description:
   - With O(state=restored), installs the local copies of a rollback point (C(dpkg -i) of the
     exact files, allowing downgrades; C(rpm -U --oldpackage) on rpm systems), then checks that
     every version equals the recorded one, fully installed, and that C(dpkg --audit)
-    (C(rpm -Va --nofiles --nodigest)) reports nothing. A package already at the recorded
-    version but not fully installed (half-configured, ...) is installed again from its copy.
+    (C(rpm -Va --nofiles --nodigest)) reports nothing. A package on hold before the restore
+    is on hold after it (C(dpkg -i) drops the hold; it is put back). A package already at the
+    recorded version but not fully installed (half-configured, ...) is installed again from
+    its copy.
     The repositories are not needed.
   - Runs non-interactively (C(DEBIAN_FRONTEND=noninteractive), needrestart suspended, dpkg
     C(--force-confold)). It never restarts services; see the refresh role.
@@ -65,6 +75,8 @@ attributes:
     description:
       - Reports the plan (which package from which version to which) and changes nothing.
       - Fails like a real run when dpkg did not finish an earlier package run (RV(unfinished)).
+      - Fails like a real run when the plan would upgrade a package on hold (RV(held)) without
+        O(allow_held).
       - C(apt-get update) then writes to a private copy of apt's lists, removed afterwards.
       - A held package lock is a warning, not a failure (planning needs no lock); a real run
         waits for it up to O(lock_timeout) seconds and fails before any change.
@@ -80,8 +92,9 @@ options:
     description:
       - V(latest) upgrades to the newest offered version or to O(version).
       - V(restored) installs the packages of a rollback point.
-      - O(version), O(packages), O(include_leftover) and O(allow_other_changes) belong to
-        V(latest), O(manifest) to V(restored); giving one with the other state is an error.
+      - O(version), O(packages), O(include_leftover), O(allow_other_changes) and O(allow_held)
+        belong to V(latest), O(manifest) to V(restored); giving one with the other state is an
+        error.
     type: str
     choices: [latest, restored]
     default: latest
@@ -122,6 +135,16 @@ options:
     description:
       - Proceed when apt's simulation would also install, upgrade or remove packages that are
         not OpenSSL packages. Off by default.
+    type: bool
+    default: false
+  allow_held:
+    description:
+      - Upgrade OpenSSL packages that are on hold (C(apt-mark hold)) too. apt is called with
+        C(--allow-change-held-packages) and the hold is put back afterwards (apt drops it);
+        the run fails when it cannot be put back.
+      - Off by default. A plan that would upgrade a held package then fails before any change,
+        in check mode too, naming each held package, its version and the target.
+      - apt only; holds (dnf versionlock, zypper locks) are not read on rpm systems.
     type: bool
     default: false
   rollback_dir:
@@ -173,6 +196,11 @@ EXAMPLES = r"""
     run_id: "{{ lookup('ansible.builtin.pipe', 'date -u +%Y%m%dT%H%M%SZ') }}"
   register: upgrade
 
+- name: Upgrade even the OpenSSL packages on hold, keeping them on hold afterwards
+  patchwise.openssl.openssl_packages:
+    state: latest
+    allow_held: true
+
 - name: Go back to exactly what was installed before
   patchwise.openssl.openssl_packages:
     state: restored
@@ -189,6 +217,7 @@ plan:
   description:
     - One entry per selected package, with C(name), C(arch), C(from), C(to), C(action)
       (C(upgrade), C(none), C(restore)), C(leftover).
+    - With O(state=latest) on apt hosts also C(held) (the package is on hold).
   returned: always
   type: list
   elements: dict
@@ -205,8 +234,9 @@ before:
   sample: {"libssl3": "3.0.20-1~deb12u2", "openssl": "3.0.20-1~deb12u2"}
 before_states:
   description:
-    - dpkg's status abbreviation per package of RV(before) (C(ii) installed, C(iF)
-      half-configured, C(iU) unpacked, C(iH) half-installed, ...). Empty on rpm systems.
+    - dpkg's status abbreviation per package of RV(before) (C(ii) installed, C(hi) installed
+      and on hold, C(iF) half-configured, C(iU) unpacked, C(iH) half-installed, ...). Empty on
+      rpm systems.
   returned: always
   type: dict
   sample: {"libssl3": "iF", "openssl": "iU"}
@@ -228,6 +258,21 @@ unfinished:
     - {"name": "libssl3", "arch": "amd64", "version": "3.0.22-1~deb12u2+patchwisebroken1",
        "status": "iF", "state": "half-configured", "config_version": "3.0.22-1~deb12u2",
        "openssl": true, "rollback_points": ["20261122T131500Z"]}
+held:
+  description:
+    - The selected OpenSSL packages that are on hold (C(apt-mark hold)), each with C(name),
+      C(binary) (dpkg's spelling, C(libssl3:amd64)), C(arch), C(version) (installed),
+      C(to) and C(action) (what the plan does to it, C(upgrade), C(none) or C(restore);
+      null when the run failed before it planned).
+    - With O(state=latest) a held package to upgrade fails the run unless O(allow_held); with
+      O(allow_held) and with O(state=restored) their hold is put back after the change.
+    - Empty when none is on hold, and on rpm systems.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {"name": "libssl3", "binary": "libssl3:amd64", "arch": "amd64",
+       "version": "3.0.22-1~deb12u2", "to": "3.0.22-1~deb12u2+patchwise1", "action": "upgrade"}
 after:
   description:
     - Installed versions after the run; equal to RV(before) in check mode.
@@ -316,6 +361,7 @@ class Operation:
             "before": {},
             "before_states": {},
             "unfinished": [],
+            "held": [],
             "after": {},
             "changed_packages": [],
             "leftover": [],
@@ -403,6 +449,7 @@ class Operation:
         self.result["leftover"] = leftover
         self.result["before"] = {p["name"]: p["version"] for p in selected}
         self.result["before_states"] = {p["name"]: p["status"] for p in selected if "status" in p}
+        self.result["held"] = pkgops.held_packages(selected)
         self.result["after"] = dict(self.result["before"])
         self._refuse_unfinished(installed)
         if not selected:
@@ -421,11 +468,36 @@ class Operation:
             self.result["after"].update({p["name"]: p["to"] for p in upgrades})
             return
         self.record_rollback_point(selected, upgrades)
+        held = [h["binary"] for h in self.result["held"] if h["action"] == "upgrade"]
         try:
-            self.mgr.upgrade(plan, self.params["lock_timeout"])
+            self.mgr.upgrade(plan, self.params["lock_timeout"], allow_held=bool(held))
         except pkgops.PackageError as exc:
+            self._hold_again(held, quiet=True)
             self._failed_upgrade(str(exc))
+        self._hold_again(held)
         self._check_after(upgrades)
+
+    def _hold_again(self, binaries: list, quiet: bool = False) -> None:
+        """Put back the holds apt dropped when it upgraded held packages (allow_held)."""
+        try:
+            self.mgr.hold(binaries)
+        except pkgops.PackageError as exc:
+            if not quiet:
+                self.fail(f"the packages changed but the hold could not be put back: {exc}")
+            self.mgr.warnings.append(f"the hold could not be put back: {exc}")
+
+    def _refuse_held(self, plan: list, selected: list) -> None:
+        """Fail, in check mode too, when the plan upgrades a package on hold and the run was
+        not told to (allow_held). The OpenSSL packages move together, so none is upgraded."""
+        held = pkgops.held_packages(selected, plan)
+        self.result["held"] = held
+        names = {h["name"] for h in held}
+        for step in plan:
+            step["held"] = step["name"] in names
+        blocked = [h for h in held if h["action"] == "upgrade"]
+        if blocked and not self.params["allow_held"]:
+            others = [p["name"] for p in plan if p["action"] == "upgrade" and not p["held"]]
+            self.fail(pkgops.held_message(blocked, others))
 
     def _refuse_unfinished(self, installed: list) -> None:
         """Fail, in check mode too, when dpkg did not finish an earlier run on this host.
@@ -457,7 +529,8 @@ class Operation:
         moved = [
             f"{name} {rows[name]['version']} ({_dpkg_state(states[name])})"
             for name in sorted(rows)
-            if rows[name]["version"] != self.result["before"][name] or states[name] != "ii"
+            if rows[name]["version"] != self.result["before"][name]
+            or not rows[name].get("installed", True)
         ]
         if not moved:
             self.fail(f"the upgrade failed before any package changed: {error}")
@@ -512,9 +585,10 @@ class Operation:
                 + ", ".join(f"{p['name']} {p['from']} -> {p['to']}" for p in downgrades)
                 + "; use state=restored with a rollback point"
             )
+        self._refuse_held(plan, selected)
         if any(p["action"] == "upgrade" for p in plan):
             sim = self.mgr.simulate(plan)
-            problems = pkgops.check_simulation(sim, plan)
+            problems = pkgops.check_simulation(sim, plan, self.params["allow_held"])
             self.result["preflight"]["simulation"] = {"ok": not problems, "problems": problems}
             if problems and not (self.params["allow_other_changes"] and not sim["errors"]):
                 self.fail(
@@ -638,6 +712,11 @@ class Operation:
             for name, row in sorted(rows.items())
             if row.get("unfinished")
         ]
+        wrong += [
+            f"{h['name']} is no longer on hold"
+            for h in self.result["held"]
+            if not rows.get(h["name"], {}).get("held")
+        ]
         if wrong:
             self.fail("after the upgrade: " + "; ".join(wrong))
 
@@ -689,6 +768,11 @@ class Operation:
             {"name": p["name"], "from": self.result["before"][p["name"]], "to": p["version"]}
             for p in todo
         ]
+        # dpkg -i sets a held package's selection to install: its hold is put back afterwards.
+        self.result["held"] = pkgops.held_packages(
+            [installed[p["name"]] for p in wanted if p["name"] in installed],
+            self.result["plan"],
+        )
         if not todo:
             self.result["audit"] = self.mgr.audit()
             return
@@ -698,7 +782,11 @@ class Operation:
             self.result["audit"] = ""
             return
         self.preflight_local()
-        self.mgr.restore([os.path.join(directory, os.path.basename(p["file"])) for p in wanted])
+        held = [h["binary"] for h in self.result["held"]]
+        try:
+            self.mgr.restore([os.path.join(directory, os.path.basename(p["file"])) for p in wanted])
+        finally:
+            self._hold_again(held, quiet=True)
         rows = {p["name"]: p for p in self.mgr.installed()}
         now = {name: row["version"] for name, row in rows.items()}
         self.result["after"] = {p["name"]: now.get(p["name"]) for p in wanted}
@@ -711,6 +799,11 @@ class Operation:
             f"{p['name']} {now.get(p['name'])} is {_dpkg_state(rows[p['name']]['status'])}"
             for p in wanted
             if rows.get(p["name"], {}).get("unfinished")
+        ]
+        wrong += [
+            f"{h['name']} is no longer on hold"
+            for h in self.result["held"]
+            if not rows.get(h["name"], {}).get("held")
         ]
         audit = self.mgr.audit()
         self.result["audit"] = audit
@@ -758,7 +851,7 @@ def _utc_now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-_LATEST_ONLY = ("version", "packages", "include_leftover", "allow_other_changes")
+_LATEST_ONLY = ("version", "packages", "include_leftover", "allow_other_changes", "allow_held")
 
 
 def _argument_problems(params: dict) -> list:
@@ -792,6 +885,7 @@ def main() -> None:
             "lock_timeout": {"type": "int", "default": 120},
             "min_free_mb": {"type": "int", "default": 200},
             "allow_other_changes": {"type": "bool", "default": False},
+            "allow_held": {"type": "bool", "default": False},
             "rollback_dir": {"type": "path", "default": "/var/lib/patchwise-openssl/rollback"},
             "run_id": {"type": "str"},
             "manifest": {"type": "path"},
