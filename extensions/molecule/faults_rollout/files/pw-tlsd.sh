@@ -2,14 +2,13 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 #
-# One faults_rollout test host in one step (run by prepare.yml with ansible.builtin.script):
-# - nginx from the local extras repository (no recommends, nothing from the network), started
-#   as its init script would (absolute path), with two TLS sites on the host's own 127.0.0.1:
-#   :443 (also the health URL) and :8443;
+# The faults_rollout test hosts' own part (run by prepare.yml with ansible.builtin.script after
+# ../shared/files/prepare-host.sh, which serves TLS with nginx on the host's own 127.0.0.1:443
+# (also the health URL) and :8443 with a self-signed 2048-bit RSA certificate):
 # - pw-tlsd, a small TLS daemon owned by no package: `openssl s_server` on 127.0.0.1:9443 under
-#   its own SysV init script (/etc/init.d/pw-tlsd, start-stop-daemon); its `start` waits for the
-#   port and prints the daemon's own error when it exits instead;
-# - a self-signed 2048-bit RSA certificate made by the host's own openssl, used by all three;
+#   its own SysV init script (/etc/init.d/pw-tlsd, start-stop-daemon), with the same
+#   certificate; its `start` waits for the port and prints the daemon's own error when it exits
+#   instead;
 # - a dpkg post-invoke hook that emulates an upgrade with a side effect, chosen by the content
 #   of /etc/patchwise-fault, and only while a +patchwise build of libssl3 is installed:
 #     restart   the upgrade raises pw-tlsd's security level to 3 (/etc/default/pw-tlsd), as
@@ -18,34 +17,9 @@
 #     protocol  the upgrade leaves the :8443 site speaking TLS 1.1 only (nginx reads it on its
 #               binary upgrade, the refresh);
 #   with the original libssl3 (the rollback) or without a fault, the hook writes the normal
-#   files back, byte for byte, so configuration checksums prove the way back.
-# The OpenSSL packages stay the image's (the original versions).
+#   files back, byte for byte (the :8443 site as prepare-host.sh wrote it), so configuration
+#   checksums prove the way back.
 set -eu
-cert=/etc/ssl/certs/patchwise-test.pem
-key=/etc/ssl/private/patchwise-test.key
-
-export DEBIAN_FRONTEND=noninteractive
-rm -f /etc/apt/sources.list.d/*
-apt-get update -q
-apt-get install -y -q --no-install-recommends nginx
-apt-get clean
-
-[ -e "$cert" ] || openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj /CN=localhost \
-    -keyout "$key" -out "$cert" 2>/dev/null
-
-rm -f /etc/nginx/sites-enabled/default
-cat >/etc/nginx/sites-available/pw-443 <<SITE
-server {
-    listen 127.0.0.1:443 ssl;
-    server_name localhost;
-    ssl_certificate $cert;
-    ssl_certificate_key $key;
-    ssl_protocols TLSv1.2 TLSv1.3;
-    location /healthz { return 200 "ok\n"; }
-}
-SITE
-ln -sfn /etc/nginx/sites-available/pw-443 /etc/nginx/sites-enabled/pw-443
-ln -sfn /etc/nginx/sites-available/pw-8443 /etc/nginx/sites-enabled/pw-8443
 
 cat >/etc/init.d/pw-tlsd <<'INIT'
 #!/bin/sh
@@ -124,7 +98,7 @@ chmod 0755 /etc/init.d/pw-tlsd
 cat >/usr/local/sbin/pw-fault-hook <<'HOOK'
 #!/bin/sh
 # dpkg post-invoke hook of the faults_rollout test hosts
-# (extensions/molecule/faults_rollout/files/prepare-host.sh says what it emulates).
+# (extensions/molecule/faults_rollout/files/pw-tlsd.sh says what it emulates).
 fault=$(cat /etc/patchwise-fault 2>/dev/null || true)
 new=no
 if dpkg-query -W -f='${Version}' libssl3 | grep -q patchwise; then new=yes; fi
@@ -150,6 +124,4 @@ chmod 0755 /usr/local/sbin/pw-fault-hook
 echo 'post-invoke=/usr/local/sbin/pw-fault-hook' >/etc/dpkg/dpkg.cfg.d/pw-fault-hook
 /usr/local/sbin/pw-fault-hook
 
-# nginx binds its sockets before it daemonizes: the ports are open when this returns.
-[ -e /run/nginx.pid ] || /usr/sbin/nginx
 /etc/init.d/pw-tlsd start
