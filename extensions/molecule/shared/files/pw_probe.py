@@ -173,7 +173,7 @@ def daemon_arg(text: str) -> tuple[str, str]:
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--states", action="store_true")
     parser.add_argument("--audit", action="store_true")
