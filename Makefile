@@ -15,7 +15,7 @@ COLLECTIONS := $(CACHE)/collections
 LINK := $(COLLECTIONS)/ansible_collections/patchwise/openssl
 # `ansible-test sanity` needs a real directory named ansible_collections/patchwise/openssl;
 # it must live outside this git checkout: ansible-test skips files that git ignores.
-SANITY_ROOT := $(or $(TMPDIR),/tmp)/patchwise-openssl-sanity-$(shell printf %s "$(CURDIR)" | md5sum | cut -c1-8)
+SANITY_ROOT ?= $(or $(TMPDIR),/tmp)/patchwise-openssl-sanity-$(shell printf %s "$(CURDIR)" | md5sum | cut -c1-8)
 SANITY_TREE := $(SANITY_ROOT)/ansible_collections/patchwise/openssl
 # Where `make demo` installs the built collection, like a user's collections path.
 DEMO_COLLECTIONS := $(CACHE)/demo-collections
