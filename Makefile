@@ -103,7 +103,8 @@ sanity: venv-test  ## ansible-test sanity, no ignore files, from an ansible_coll
 	@rm -rf $(SANITY_ROOT) && mkdir -p $(SANITY_TREE)
 	@git ls-files -z --cached --others --exclude-standard \
 	  | tar --null --ignore-failed-read -T - -cf - 2>/dev/null | tar -C $(SANITY_TREE) -xf -
-	@cd $(SANITY_TREE) && $(BIN)/ansible-test sanity --venv --python 3.11 --color no
+	@test -x $(BIN)/shellcheck || { echo "shellcheck missing from .venv (requirements-test.txt)"; exit 1; }
+	@cd $(SANITY_TREE) && PATH="$(abspath $(BIN)):$$PATH" $(BIN)/ansible-test sanity --venv --python 3.11 --color no
 
 # The run fails when its property tests executed fewer generated inputs than
 # PATCHWISE_MIN_EXAMPLES (counted by tests/unit/conftest.py); PATCHWISE_PROPERTY_SCALE=N runs

@@ -13,13 +13,14 @@ container=$1 version=$2 log=$3 packages=$4
 shift 5
 TIMEOUT=${TIMEOUT:-240}
 want=$(tr ',' '\n' <<<"$packages" | sed "s/\$/ $version ii /" | sort)
+IFS=, read -r -a package_list <<<"$packages"
 setsid "$@" >"$log" 2>&1 &
 pid=$!
 start=$SECONDS
 while kill -0 "$pid" 2>/dev/null; do
     # shellcheck disable=SC2016  # dpkg-query's format, not shell
     have=$(podman exec "$container" dpkg-query -W -f '${Package} ${Version} ${db:Status-Abbrev}\n' \
-        $(tr ',' ' ' <<<"$packages") 2>/dev/null | sort)
+        "${package_list[@]}" 2>/dev/null | sort)
     if [[ $have == "$want" ]]; then
         kill -KILL -- "-$pid"
         wait "$pid" 2>/dev/null
