@@ -34,6 +34,15 @@ CONTENDERS = (
     ("facts", f"{FACTS}:\n"),
     # what the module costs without the package manager's candidate query
     ("nocand", f"{FACTS}:\n        candidates: false\n"),
+    # its core alone: every optional part off (no candidates, processes, runtimes, changelogs,
+    # live patching, extra directories) - distro, linker cache, CLI, libraries and their
+    # owners remain: what this implementation costs at the least on the connection
+    (
+        "core",
+        f"{FACTS}:\n        candidates: false\n        processes: false\n"
+        "        listening: false\n        runtimes: false\n        changelog: false\n"
+        "        livepatch: false\n        extra_library_paths: []\n",
+    ),
 )
 
 
@@ -157,6 +166,21 @@ def run(args: Any) -> list[Row]:
                     "nocand_s": _bench.summary(nocand),
                     "module_work_over_ping_s": _bench.summary(own),
                 },
+            )
+        )
+        core = _bench.ratio(times["core"], ping)
+        rows.append(
+            Row(
+                part=NAME,
+                figure=f"openssl_facts with every optional part off / ping ({where})",
+                ratio=core,
+                target="(bound)",
+                met=None,
+                raw={"core_s": _bench.summary(times["core"])},
+                note="the module's core, every optional part off (distro, linker cache, CLI, "
+                "libraries and their owning packages): this implementation's floor on the "
+                "same connection; the full module adds the process scan, candidates, "
+                "runtimes and changelogs",
             )
         )
     return rows
