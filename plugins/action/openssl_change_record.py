@@ -214,7 +214,7 @@ class ActionModule(ActionBase):
             "record_files": files,
             "msg": f"{host}: "
             + (
-                ", ".join(f"{p['name']} {p['from']} -> {p['to']}" for p in plan["packages"])
+                ", ".join(cr.package_change_text(p) for p in plan["packages"])
                 or "packages up to date"
             ),
         }

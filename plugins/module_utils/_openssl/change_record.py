@@ -409,6 +409,8 @@ def host_plan(
     assessment = _dict(assessment)
     packages = _dict(packages)
     changed = [_dict(p) for p in _list(packages.get("changed_packages"))]
+    held = held_summary(packages)
+    held_names = {h["name"] for h in held}
     facts = _dict(facts)
     stale = [
         {"pid": p.get("pid"), "comm": p.get("comm"), "service": p.get("service")}
@@ -423,9 +425,11 @@ def host_plan(
         },
         "gate_counts": _dict(_dict(assessment.get("gate")).get("counts_at_or_above")),
         "packages": [
-            {"name": _str(p.get("name")), "from": p.get("from"), "to": p.get("to")}
+            {"name": _str(p.get("name")), "from": p.get("from"), "to": p.get("to"),
+             "held": _str(p.get("name")) in held_names}
             for p in changed
         ],
+        "held": held,
         "versions_before": {str(k): _str(v) for k, v in _dict(packages.get("before")).items()},
         "services": predict_refresh(facts, changed, strategy_for),
         "stale_processes": stale,
@@ -451,6 +455,121 @@ def _point_summary(point: Any) -> dict[str, Any]:
         ],
         "restores": point.get("restores"),
     }
+
+
+HOLD_KEPT_NOTE = "on hold; upgraded with patch_allow_held, hold kept"
+HOLD_NOTE = "on hold, not changed"
+
+
+def held_summary(packages: Any, allow_held: Any = None) -> list[dict[str, Any]]:
+    """The OpenSSL packages on hold, from an ``openssl_packages`` result (``held``).
+
+    Each with ``name``, ``version`` (installed), ``to``, ``action`` and ``hold_kept``: the
+    package is upgraded (or planned to be) with ``allow_held`` and its hold put back. The
+    module refuses a plan that upgrades a held package unless ``allow_held``, and fails when
+    it cannot put the hold back: a result that is not failed and upgrades a held package
+    therefore ran with ``allow_held`` and kept the hold. ``allow_held`` (when known) says so
+    for a failed result.
+    """
+    packages = _dict(packages)
+    allowed = not packages.get("failed") if allow_held is None else bool(allow_held)
+    out = []
+    for row in _list(packages.get("held")):
+        row = _dict(row)
+        if not row.get("name"):
+            continue
+        action = row.get("action")
+        out.append({
+            "name": _str(row.get("name")),
+            "arch": row.get("arch"),
+            "version": row.get("version"),
+            "to": row.get("to"),
+            "action": action,
+            "hold_kept": bool(action == "upgrade" and allowed),
+        })
+    return out
+
+
+def unfinished_summary(packages: Any) -> list[dict[str, Any]]:
+    """The packages dpkg did not finish, from an ``openssl_packages`` result (``unfinished``):
+    ``name``, ``version``, ``status``, ``state``, ``config_version`` (the version dpkg last
+    configured), ``openssl`` and ``rollback_points`` (run ids holding that version)."""
+    out = []
+    for row in _list(_dict(packages).get("unfinished")):
+        row = _dict(row)
+        if not row.get("name"):
+            continue
+        out.append({
+            "name": _str(row.get("name")),
+            "arch": row.get("arch"),
+            "version": row.get("version"),
+            "status": row.get("status"),
+            "state": row.get("state"),
+            "config_version": row.get("config_version"),
+            "openssl": row.get("openssl"),
+            "rollback_points": [_str(r) for r in _list(row.get("rollback_points"))],
+        })
+    return out
+
+
+def refusal(packages: Any, allow_held: Any = False) -> dict[str, Any]:
+    """Why ``openssl_packages`` refused a host before any change, as data.
+
+    ``unfinished``: dpkg did not finish an earlier run (the module always refuses then);
+    ``held``: the held packages the plan would upgrade without ``allow_held``. ``reason`` is
+    ``unfinished``, ``held`` or empty (the failure was something else).
+    """
+    unfinished = unfinished_summary(packages)
+    blocked = [] if allow_held else [
+        dict(h, hold_kept=False) for h in held_summary(packages, False)
+        if h["action"] == "upgrade"
+    ]
+    out: dict[str, Any] = {}
+    if unfinished:
+        out["unfinished"] = unfinished
+    if blocked:
+        out["held"] = blocked
+    if out:
+        out["reason"] = "unfinished" if unfinished else "held"
+    return out
+
+
+def package_change_text(change: Mapping[str, Any], held: Iterable[str] = ()) -> str:
+    """``libssl3 3.0.1 -> 3.0.2``, with ``(on hold; upgraded with patch_allow_held, hold
+    kept)`` for a held package."""
+    change = _dict(change)
+    text = f"{change.get('name')} {change.get('from')} -> {change.get('to')}"
+    if change.get("held") or _str(change.get("name")) in set(held):
+        text += f" ({HOLD_KEPT_NOTE})"
+    return text
+
+
+def unfinished_text(row: Mapping[str, Any]) -> str:
+    """One package dpkg did not finish, in words."""
+    row = _dict(row)
+    points = _list(row.get("rollback_points"))
+    return (
+        f"{row.get('name')} {row.get('version')} is {row.get('state') or 'not finished'} "
+        f"(dpkg '{row.get('status')}'); last configured version "
+        f"{row.get('config_version') or 'none'}; rollback point(s): "
+        + (", ".join(_str(p) for p in points) if points else "none on the host")
+    )
+
+
+def held_text(row: Mapping[str, Any]) -> str:
+    """One held package the plan would upgrade, in words."""
+    row = _dict(row)
+    return (f"{row.get('name')} {row.get('version')} is on hold; the plan upgrades it to "
+            f"{row.get('to')} (apt-mark unhold it, or set patch_allow_held=true)")
+
+
+def refusal_lines(failure: Mapping[str, Any]) -> list[str]:
+    """A refusal's structured reason (``failure.unfinished``, ``failure.held``) in words."""
+    failure = _dict(failure)
+    lines = [f"dpkg did not finish: {unfinished_text(_dict(r))}"
+             for r in _list(failure.get("unfinished"))]
+    lines += [f"on hold: {held_text(_dict(r))}" for r in _list(failure.get("held"))]
+    return lines
 
 
 # =========================================================================================
@@ -559,6 +678,11 @@ def update_host_record(record: Mapping[str, Any], result: Mapping[str, Any],
         if _dict(patch.get("after_states")):
             rec["package_states_after"] = _dict(patch.get("after_states"))
         rec["packages_changed"] = [_dict(p) for p in _list(patch.get("changed_packages"))]
+        if "held" in patch:
+            rec["packages_held"] = held_summary(
+                {"held": patch.get("held"), "failed": bool(result.get("failure"))},
+                patch.get("allow_held"),
+            )
         point = _dict(patch.get("rollback_point"))
         if point:
             rec["rollback_point"] = {
@@ -595,6 +719,10 @@ def update_host_record(record: Mapping[str, Any], result: Mapping[str, Any],
         rec["failure"] = {"task": _str(failure.get("task")),
                           "message": _str(failure.get("message")),
                           "stage": _str(failure.get("stage"), "change")}
+        # The structured reason of a refusal: from the planning's failed result (failure)
+        # or from the patch role's exported facts (patch).
+        source = failure if ("unfinished" in failure or "held" in failure) else patch
+        rec["failure"].update(refusal(source, _allow_held(failure, patch)))
     rollback = _dict(result.get("rollback"))
     if rollback:
         rec["rollback"] = _rollback_entry(rollback)
@@ -607,6 +735,15 @@ def update_host_record(record: Mapping[str, Any], result: Mapping[str, Any],
     if "warnings" in result:
         rec["warnings"] = [_str(w) for w in _list(result.get("warnings"))][:50]
     return rec
+
+
+def _allow_held(*sources: Mapping[str, Any]) -> bool:
+    for source in sources:
+        if "allow_held" in source:
+            value = source.get("allow_held")
+            return value if isinstance(value, bool) else _str(value).lower() in ("true", "yes",
+                                                                                 "1", "on")
+    return False
 
 
 def _rollback_entry(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -747,8 +884,8 @@ def plan_text(phases: list[Mapping[str, Any]], host_records: Mapping[str, Mappin
             lines.append(f"  batch {number}: {', '.join(_str(h) for h in _list(batch))}")
             for host in _list(batch):
                 plan = _dict(_dict(host_records.get(host)).get("plan"))
-                pkgs = ", ".join(f"{_dict(p).get('name')} {_dict(p).get('from')} -> "
-                                 f"{_dict(p).get('to')}" for p in _list(plan.get("packages")))
+                pkgs = ", ".join(package_change_text(_dict(p))
+                                 for p in _list(plan.get("packages")))
                 risk = _dict(plan.get("risk"))
                 lines.append(f"    {host} (risk {risk.get('score')}, {risk.get('priority')}): "
                              + (pkgs or "packages up to date"))
@@ -770,10 +907,14 @@ def host_row(rec: Mapping[str, Any]) -> dict[str, Any]:
     plan = _dict(rec.get("plan"))
     before = _dict(rec.get("versions_before"))
     after = _dict(rec.get("versions_after"))
+    kept = {_str(_dict(h).get("name")) for h in
+            _list(rec.get("packages_held")) or _list(plan.get("held"))
+            if _dict(h).get("hold_kept")}
     changes = [
-        f"{p.get('name')} {p.get('from')} -> {p.get('to')}" for p in _list(plan.get("packages"))
+        package_change_text(_dict(p)) for p in _list(plan.get("packages"))
     ] if rec.get("outcome") in ("planned", "pending", "not_reached", "excluded") else [
-        f"{name} {before.get(name)} -> {after.get(name)}"
+        package_change_text({"name": name, "from": before.get(name), "to": after.get(name)},
+                            kept)
         for name in sorted(after) if before.get(name) != after.get(name)
     ]
     tests = _list(rec.get("tests"))
@@ -791,6 +932,7 @@ def host_row(rec: Mapping[str, Any]) -> dict[str, Any]:
         "services": [_str(_dict(s).get("name")) for s in _list(rec.get("services"))],
         "rollback_run_id": _dict(rec.get("rollback_point")).get("run_id"),
         "message": rec.get("message") or "",
+        "refused": refusal_lines(_dict(rec.get("failure"))),
     }
 
 
@@ -900,6 +1042,52 @@ def _rollback_lines(entry: Mapping[str, Any], title: str) -> list[str]:
     return [*lines, ""]
 
 
+def _held_lines(plan: Mapping[str, Any], rec: Mapping[str, Any]) -> list[str]:
+    """The packages on hold: upgraded with the hold kept, or left alone."""
+    held = [_dict(h) for h in _list(rec.get("packages_held")) or _list(plan.get("held"))]
+    if not held:
+        return []
+    done = bool(_list(rec.get("packages_held")))
+    lines = ["", "Packages on hold:" if not done else "Packages on hold (this run):", ""]
+    for row in held:
+        if row.get("hold_kept"):
+            what = (f"upgraded to {md(row.get('to'))} with patch_allow_held, hold kept"
+                    if done else f"planned to {md(row.get('to'))} with patch_allow_held, "
+                    "the hold is put back")
+        elif row.get("action") == "upgrade":
+            what = f"the plan would upgrade it to {md(row.get('to'))}: refused"
+        else:
+            what = "not changed"
+        lines.append(f"- {md(row.get('name'))} {md(row.get('version'))}: {what}")
+    return lines
+
+
+def _refusal_markdown(failure: Mapping[str, Any]) -> list[str]:
+    """``failure.unfinished`` and ``failure.held`` as tables."""
+    lines: list[str] = []
+    unfinished = [_dict(r) for r in _list(failure.get("unfinished"))]
+    if unfinished:
+        lines += ["", "dpkg did not finish an earlier package run on this host (nothing was "
+                      "changed; roll back to the rollback point, or repair the cause and finish "
+                      "it with `dpkg --configure -a`; a half-installed package needs a "
+                      "reinstall):", "",
+                  *_table(["package", "version", "dpkg state", "last configured version",
+                           "rollback points"],
+                          [[r.get("name"), r.get("version"),
+                            f"{_str(r.get('state'))} ({_str(r.get('status'))})",
+                            r.get("config_version") or "none",
+                            ", ".join(_str(p) for p in _list(r.get("rollback_points")))
+                            or "none on the host"] for r in unfinished])]
+    held = [_dict(r) for r in _list(failure.get("held"))]
+    if held:
+        lines += ["", "OpenSSL packages on hold the plan would upgrade (nothing was changed; "
+                      "`apt-mark unhold` them, or set `patch_allow_held: true` to upgrade them "
+                      "and keep the hold):", "",
+                  *_table(["package", "version", "planned"],
+                          [[r.get("name"), r.get("version"), r.get("to")] for r in held])]
+    return lines
+
+
 def render_host_markdown(rec: Mapping[str, Any]) -> str:
     """One host's change record as Markdown."""
     plan = _dict(rec.get("plan"))
@@ -921,9 +1109,11 @@ def render_host_markdown(rec: Mapping[str, Any]) -> str:
         "",
     ]
     pkgs = _list(plan.get("packages"))
-    lines += _table(["package", "from", "to"],
-                    [[_dict(p).get("name"), _dict(p).get("from"), _dict(p).get("to")]
+    lines += _table(["package", "from", "to", "note"],
+                    [[_dict(p).get("name"), _dict(p).get("from"), _dict(p).get("to"),
+                      HOLD_KEPT_NOTE if _dict(p).get("held") else ""]
                      for p in pkgs]) if pkgs else ["None: the packages are up to date."]
+    lines += _held_lines(plan, rec)
     lines += ["", "## Package versions", "", *_versions_table(
         _dict(rec.get("versions_before")), _dict(rec.get("versions_after")))]
     lines += ["", "## Services to refresh (plan)", ""]
@@ -965,6 +1155,7 @@ def render_host_markdown(rec: Mapping[str, Any]) -> str:
                   f"- message: {md(failure.get('message'))}"]
         if failure.get("stage") == "plan":
             lines.append("- stage: planning (pre-flight), before any change")
+        lines += _refusal_markdown(failure)
     states = {k: v for k, v in _dict(rec.get("package_states_after")).items() if v != "ii"}
     if states:
         lines += ["", "dpkg states after the failed upgrade: "
@@ -1082,6 +1273,11 @@ def render_run_markdown(run: Mapping[str, Any]) -> str:
           ", ".join(_str(s) for s in _list(r.get("services"))) or "-", r.get("message")]
          for r in (_dict(x) for x in rows)],
     ) if rows else ["None."]
+    refused = [(r.get("host"), _list(r.get("refused"))) for r in (_dict(x) for x in rows)]
+    refused = [(h, why) for h, why in refused if why]
+    if refused:
+        lines += ["", "## Refused before any change", ""]
+        lines += [f"- {md(host)}: {md(line)}" for host, why in refused for line in why]
     soak = _list(run.get("soak"))
     if soak:
         lines += ["", "## Soak", ""]

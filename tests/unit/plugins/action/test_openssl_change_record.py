@@ -451,3 +451,74 @@ def test_a_run_still_in_progress_is_neither_interrupted_nor_restarted(tmp_path):
                  "record_dir": str(tmp_path / "records" / "other")})
     assert other["earlier_runs"] == []
     assert json.loads((busy / "run.json").read_text())["outcome"] == "in_progress"
+
+
+def _plan_host(record_dir, host, packages, check_mode=True):
+    return run({"event": "plan", "run_id": "run-1", "record_dir": record_dir,
+                "facts": load("debian12-facts.json"),
+                "assessment": load("debian12-assessment-before.json"),
+                "packages": load(packages)}, host=host, check_mode=check_mode)
+
+
+def _refused_at_planning(record_dir, host, packages, allow_held=False):
+    """What roles/rollout/tasks/plan.yml's rescue records for a host openssl_packages refused."""
+    result = load(packages)
+    return run({"event": "host", "run_id": "run-1", "record_dir": record_dir,
+                "result": {"outcome": "excluded",
+                           "message": f"could not be planned: {result['msg']}",
+                           "failure": {"task": "Ask the package manager what would change "
+                                               "(check mode, nothing is installed)",
+                                       "message": result["msg"],
+                                       "unfinished": result["unfinished"],
+                                       "held": result["held"], "allow_held": allow_held}}},
+               host=host, check_mode=True)
+
+
+def test_check_mode_records_held_packages_and_refusals(tmp_path):
+    """A check-mode rollout: s1 plans libssl3 on hold with allow_held, s2 is refused (dpkg did
+    not finish an earlier run), p1 is refused (libssl3 on hold, no allow_held)."""
+    record_dir = str(tmp_path / "run-1")
+    run({"event": "start", "run_id": "run-1", "record_dir": record_dir,
+         "settings": {"max_fail_percentage": 0}}, check_mode=True)
+    planned = _plan_host(record_dir, "s1", "debian12-openssl-packages-check-held-allowed.json")
+    assert planned["msg"] == (
+        "s1: libssl3 3.0.22-1~deb12u2 -> 3.0.22-1~deb12u2+patchwise1 (on hold; upgraded with "
+        "patch_allow_held, hold kept), openssl 3.0.22-1~deb12u2 -> 3.0.22-1~deb12u2+patchwise1")
+    assert planned["host_plan"]["held"][0]["hold_kept"] is True
+    _refused_at_planning(record_dir, "s2",
+                         "debian12-openssl-packages-check-unfinished-refused.json")
+    _refused_at_planning(record_dir, "p1", "debian12-openssl-packages-check-held-refused.json")
+    for host in ("p2", "p3"):
+        _plan_host(record_dir, host, "debian12-openssl-packages-check.json")
+    schedule = run({"event": "schedule", "run_id": "run-1", "record_dir": record_dir,
+                    "phases": ["staging", "production"], "settings": {}}, check_mode=True)
+    assert [f["host"] for p in schedule["phases"] for f in p["failed"]] == ["s2", "p1"]
+    assert any("(on hold; upgraded with patch_allow_held, hold kept)" in line
+               for line in schedule["plan_text"])
+    s2 = json.loads(Path(record_dir, "hosts", "s2.json").read_text())
+    assert (s2["outcome"], s2["failure"]["stage"], s2["failure"]["reason"]) == (
+        "failed", "plan", "unfinished")
+    assert [(r["name"], r["state"], r["config_version"], r["rollback_points"])
+            for r in s2["failure"]["unfinished"]] == [
+        ("libssl3", "half-configured", "3.0.22-1~deb12u2", ["rec-broken-1"]),
+        ("openssl", "unpacked", "3.0.22-1~deb12u2", ["rec-broken-1"])]
+    p1 = json.loads(Path(record_dir, "hosts", "p1.json").read_text())
+    assert p1["failure"]["reason"] == "held"
+    assert [(h["name"], h["version"], h["to"]) for h in p1["failure"]["held"]] == [
+        ("libssl3", "3.0.22-1~deb12u2", "3.0.22-1~deb12u2+patchwise1")]
+    finished = run({"event": "finish", "run_id": "run-1", "record_dir": record_dir},
+                   check_mode=True)
+    assert finished["outcome"] == "planned"
+    run_md = Path(record_dir, "run.md").read_text()
+    assert ("| s1 | staging | 1 | planned | 10.0 | libssl3 3.0.22-1~deb12u2 -> "
+            "3.0.22-1~deb12u2+patchwise1 (on hold; upgraded with patch_allow_held, hold kept); "
+            "openssl 3.0.22-1~deb12u2 -> 3.0.22-1~deb12u2+patchwise1 |") in run_md
+    assert ("- s2: dpkg did not finish: libssl3 3.0.22-1~deb12u2+patchwisebroken1 is "
+            "half-configured (dpkg 'iF'); last configured version 3.0.22-1~deb12u2; rollback "
+            "point(s): rec-broken-1") in run_md
+    assert ("- p1: on hold: libssl3 3.0.22-1~deb12u2 is on hold; the plan upgrades it to "
+            "3.0.22-1~deb12u2+patchwise1 (apt-mark unhold it, or set patch_allow_held=true)"
+            ) in run_md
+    s2_md = Path(record_dir, "hosts", "s2.md").read_text()
+    assert ("| libssl3 | 3.0.22-1~deb12u2+patchwisebroken1 | half-configured (iF) | "
+            "3.0.22-1~deb12u2 | rec-broken-1 |") in s2_md

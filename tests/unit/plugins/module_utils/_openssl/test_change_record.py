@@ -817,3 +817,181 @@ def test_markdown_of_earlier_runs_attempts_and_a_failed_upgrade():
     assert "## Earlier runs found interrupted" in text
     assert "Changes of the interrupted run r1: `cmd r1`" in text
     assert "## Earlier attempts of this run" in text
+
+
+# -- packages on hold and hosts dpkg did not finish (recorded openssl_packages results) -------
+
+HELD_NOTE = "(on hold; upgraded with patch_allow_held, hold kept)"
+LIBSSL3_HELD = f"libssl3 3.0.22-1~deb12u2 -> 3.0.22-1~deb12u2+patchwise1 {HELD_NOTE}"
+
+
+def _held_plan():
+    return cr.host_plan("s1", load("debian12-assessment-before.json"),
+                        load("debian12-openssl-packages-check-held-allowed.json"),
+                        load("debian12-facts.json"))
+
+
+def test_a_held_package_planned_with_allow_held_is_marked_and_the_hold_kept():
+    plan = _held_plan()
+    assert plan["packages"] == [
+        {"name": "libssl3", "from": "3.0.22-1~deb12u2", "to": "3.0.22-1~deb12u2+patchwise1",
+         "held": True},
+        {"name": "openssl", "from": "3.0.22-1~deb12u2", "to": "3.0.22-1~deb12u2+patchwise1",
+         "held": False},
+    ]
+    assert plan["held"] == [{"name": "libssl3", "arch": "amd64", "version": "3.0.22-1~deb12u2",
+                             "to": "3.0.22-1~deb12u2+patchwise1", "action": "upgrade",
+                             "hold_kept": True}]
+    rec = cr.new_host_record("r1", "s1", "plan", plan, "planned")
+    text = cr.render_host_markdown(rec)
+    assert ("| libssl3 | 3.0.22-1~deb12u2 | 3.0.22-1~deb12u2+patchwise1 | on hold; upgraded "
+            "with patch_allow_held, hold kept |") in text
+    assert "| openssl | 3.0.22-1~deb12u2 | 3.0.22-1~deb12u2+patchwise1 |  |" in text
+    assert ("- libssl3 3.0.22-1~deb12u2: planned to 3.0.22-1~deb12u2+patchwise1 with "
+            "patch_allow_held, the hold is put back") in text
+    row = cr.host_row(rec)
+    assert row["changes"][0] == LIBSSL3_HELD
+    assert row["changes"][1] == "openssl 3.0.22-1~deb12u2 -> 3.0.22-1~deb12u2+patchwise1"
+    run = cr.build_run_record({"run_id": "r1", "mode": "plan"}, [rec])
+    assert LIBSSL3_HELD in cr.render_run_markdown(run)
+    phases = cr.plan_phases([{"name": "staging", "hosts": ["s1"]}], {"s1": plan})
+    assert f"    s1 (risk {plan['risk']['score']}, {plan['risk']['priority']}): " \
+           f"{LIBSSL3_HELD}, openssl 3.0.22-1~deb12u2 -> 3.0.22-1~deb12u2+patchwise1" \
+        in cr.plan_text(phases, {"s1": rec})
+
+
+def test_a_plan_without_held_packages_has_no_hold_note():
+    plan = cr.host_plan("s1", load("debian12-assessment-before.json"),
+                        load("debian12-openssl-packages-check.json"), load("debian12-facts.json"))
+    assert plan["held"] == []
+    assert all(p["held"] is False for p in plan["packages"])
+    rec = cr.new_host_record("r1", "s1", "plan", plan, "planned")
+    assert "on hold" not in cr.render_host_markdown(rec)
+    assert cr.host_row(rec)["refused"] == []
+
+
+def test_a_refusal_for_unfinished_dpkg_work_is_recorded_as_data():
+    result = load("debian12-openssl-packages-check-unfinished-refused.json")
+    reason = cr.refusal(result)
+    assert reason["reason"] == "unfinished"
+    assert "held" not in reason
+    assert [(r["name"], r["state"], r["status"], r["version"], r["config_version"],
+             r["rollback_points"]) for r in reason["unfinished"]] == [
+        ("libssl3", "half-configured", "iF", "3.0.22-1~deb12u2+patchwisebroken1",
+         "3.0.22-1~deb12u2", ["rec-broken-1"]),
+        ("openssl", "unpacked", "iU", "3.0.22-1~deb12u2+patchwisebroken1",
+         "3.0.22-1~deb12u2", ["rec-broken-1"]),
+    ]
+
+
+def test_a_refusal_for_held_packages_is_recorded_as_data():
+    result = load("debian12-openssl-packages-check-held-refused.json")
+    assert cr.refusal(result) == {
+        "reason": "held",
+        "held": [{"name": "libssl3", "arch": "amd64", "version": "3.0.22-1~deb12u2",
+                  "to": "3.0.22-1~deb12u2+patchwise1", "action": "upgrade",
+                  "hold_kept": False}],
+    }
+    # With allow_held the module does not refuse for a hold: no reason to record.
+    assert cr.refusal(result, allow_held=True) == {}
+    assert cr.held_summary(result)[0]["hold_kept"] is False  # a failed result kept nothing
+
+
+def _planning_refusal(name):
+    """What the rollout's planning rescue passes for a refused host (plan.yml)."""
+    result = load(name)
+    return {"outcome": "failed", "message": "could not be planned: " + result.get("msg", ""),
+            "failure": {"task": "Ask the package manager what would change (check mode, "
+                                "nothing is installed)",
+                        "message": result.get("msg", ""), "stage": "plan",
+                        "unfinished": result["unfinished"], "held": result["held"],
+                        "allow_held": False}}
+
+
+def test_a_host_refused_for_unfinished_dpkg_work_renders_the_reason():
+    rec = cr.new_host_record("r1", "s1", "plan", {}, "excluded")
+    rec = cr.update_host_record(
+        rec, _planning_refusal("debian12-openssl-packages-check-unfinished-refused.json"))
+    failure = rec["failure"]
+    assert failure["reason"] == "unfinished"
+    assert failure["message"].startswith("pre-flight: dpkg did not finish an earlier package run")
+    assert [r["name"] for r in failure["unfinished"]] == ["libssl3", "openssl"]
+    text = cr.render_host_markdown(rec)
+    assert ("| libssl3 | 3.0.22-1~deb12u2+patchwisebroken1 | half-configured (iF) | "
+            "3.0.22-1~deb12u2 | rec-broken-1 |") in text
+    assert ("| openssl | 3.0.22-1~deb12u2+patchwisebroken1 | unpacked (iU) | "
+            "3.0.22-1~deb12u2 | rec-broken-1 |") in text
+    run = cr.build_run_record({"run_id": "r1", "mode": "plan"}, [rec])
+    assert run["hosts"][0]["refused"][0] == (
+        "dpkg did not finish: libssl3 3.0.22-1~deb12u2+patchwisebroken1 is half-configured "
+        "(dpkg 'iF'); last configured version 3.0.22-1~deb12u2; rollback point(s): rec-broken-1")
+    out = cr.render_run_markdown(run)
+    assert "## Refused before any change" in out
+    assert ("- s1: dpkg did not finish: openssl 3.0.22-1~deb12u2+patchwisebroken1 is unpacked "
+            "(dpkg 'iU'); last configured version 3.0.22-1~deb12u2; rollback point(s): "
+            "rec-broken-1") in out
+
+
+def test_a_host_refused_for_a_held_package_renders_the_reason():
+    rec = cr.new_host_record("r1", "s1", "plan", {}, "excluded")
+    rec = cr.update_host_record(
+        rec, _planning_refusal("debian12-openssl-packages-check-held-refused.json"))
+    assert rec["failure"]["reason"] == "held"
+    assert rec["failure"]["held"][0]["name"] == "libssl3"
+    assert "unfinished" not in rec["failure"]
+    text = cr.render_host_markdown(rec)
+    assert "| libssl3 | 3.0.22-1~deb12u2 | 3.0.22-1~deb12u2+patchwise1 |" in text
+    assert "or set `patch_allow_held: true` to upgrade them and keep the hold" in text
+    out = cr.render_run_markdown(cr.build_run_record({"run_id": "r1", "mode": "plan"}, [rec]))
+    assert ("- s1: on hold: libssl3 3.0.22-1~deb12u2 is on hold; the plan upgrades it to "
+            "3.0.22-1~deb12u2+patchwise1 (apt-mark unhold it, or set patch_allow_held=true)"
+            ) in out
+
+
+def test_another_failure_with_a_held_package_records_no_refusal():
+    failure = _planning_refusal("debian12-openssl-packages-check-held-allowed.json")["failure"]
+    failure.update(message="pre-flight: a package repository is unreachable", allow_held=True)
+    rec = cr.update_host_record(cr.new_host_record("r1", "s1", "plan", {}, "excluded"),
+                                {"outcome": "failed", "failure": failure})
+    assert set(rec["failure"]) == {"task", "message", "stage"}
+    assert cr.host_row(rec)["refused"] == []
+
+
+def test_a_held_package_upgraded_with_allow_held_is_recorded_with_the_hold_kept():
+    upgrade = load("debian12-openssl-packages-held-allowed-upgrade.json")
+    rec = cr.new_host_record("r1", "s1", "apply", _held_plan(), "pending")
+    result = {"outcome": "patched", "message": "verified",
+              "patch": {"before": upgrade["before"], "after": upgrade["after"],
+                        "changed_packages": upgrade["changed_packages"],
+                        "rollback_point": upgrade["rollback_point"],
+                        "held": upgrade["held"], "unfinished": upgrade["unfinished"],
+                        "allow_held": True},
+              "failure": {}}
+    rec = cr.update_host_record(rec, result)
+    assert rec["packages_held"] == [{"name": "libssl3", "arch": "amd64",
+                                     "version": "3.0.22-1~deb12u2",
+                                     "to": "3.0.22-1~deb12u2+patchwise1", "action": "upgrade",
+                                     "hold_kept": True}]
+    assert rec["failure"] is None
+    assert cr.host_row(rec)["changes"] == [
+        LIBSSL3_HELD, "openssl 3.0.22-1~deb12u2 -> 3.0.22-1~deb12u2+patchwise1"]
+    text = cr.render_host_markdown(rec)
+    assert ("- libssl3 3.0.22-1~deb12u2: upgraded to 3.0.22-1~deb12u2+patchwise1 with "
+            "patch_allow_held, hold kept") in text
+
+
+def test_a_refusal_at_the_change_comes_from_the_patch_facts():
+    """A host that was planned, then refused by the patch role (dpkg left unfinished work in
+    between): the rollout records the patch role's exported facts."""
+    result = load("debian12-openssl-packages-check-unfinished-refused.json")
+    rec = cr.update_host_record(
+        cr.new_host_record("r1", "s1", "apply", {}, "pending"),
+        {"outcome": "failed", "message": "failed before any package changed",
+         "patch": {"before": result["before"], "after": result["after"],
+                   "held": result["held"], "unfinished": result["unfinished"],
+                   "allow_held": "False"},
+         "failure": {"task": "Upgrade only the OpenSSL packages (rollback point first)",
+                     "message": result["msg"]}})
+    assert rec["failure"]["reason"] == "unfinished"
+    assert rec["failure"]["stage"] == "change"
+    assert rec["packages_held"] == []
