@@ -116,6 +116,11 @@ CASES: list[tuple[str, dict[str, Any], list[str]]] = [
         ["rollout_phases", "not in the inventory: prodution"],
     ),
     (
+        "rollout phases as -e rollout_phases=[staging] gives them (one string)",
+        _role("rollout", "start", rollout_phases="[staging]"),
+        ["rollout_phases must be a list", "\"[staging]\"", '{"rollout_phases": ["staging"']
+    ),
+    (
         "rollout empty phase",
         _role("rollout", "start", rollout_phases=["staging", "canary"]),
         ["rollout_phases", "without hosts: canary"],
