@@ -217,6 +217,9 @@ ansible_facts:
               entry naming it).
             - C(name) never carries an architecture qualifier (C(libssl3), not
               C(libssl3:amd64)); the architecture is in C(arch).
+            - C(held) is true for a package on hold (C(apt-mark hold), dpkg's selection
+              C(hold)), false otherwise; null (unknown) on rpm hosts, whose dnf versionlock
+              list is not read.
           returned: always
           type: list
           elements: dict

@@ -281,6 +281,7 @@ def _packages(
             for k in ("name", "source", "version", "epoch", "upstream_version", "release", "arch")
         }
         entry["manager"] = manager.manager
+        entry["held"] = pkg.get("held")
         binary = pkg.get("binary") or pkg["name"]
         entry["candidate"] = _candidate_of(binary, candidates, asked)
         entry["provides_libraries"] = sorted(p for p in lib_paths if raw_owners.get(p) == binary)

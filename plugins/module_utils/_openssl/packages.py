@@ -168,8 +168,10 @@ class PackageManager:
 
 class DpkgManager(PackageManager):
     manager = "dpkg"
+    # the last column is dpkg's selection: "hold" for a package on hold (apt-mark hold)
     QUERY_FORMAT = (
-        "${binary:Package}\t${source:Package}\t${Version}\t${Architecture}\t${db:Status-Status}\n"
+        "${binary:Package}\t${source:Package}\t${Version}\t${Architecture}\t"
+        "${db:Status-Status}\t${db:Status-Want}\n"
     )
     DOC_ROOT = "/usr/share/doc"
 
@@ -288,6 +290,9 @@ class DpkgManager(PackageManager):
 
 
 def parse_dpkg_query(text: str) -> list[dict[str, Any]]:
+    """Rows of ``dpkg-query -W -f=DpkgManager.QUERY_FORMAT``. ``held`` is True when dpkg's
+    selection (``${db:Status-Want}``) is ``hold``, False for any other selection, and None
+    (unknown) for a row of the older five-column format that has no selection column."""
     packages = []
     for line in text.splitlines():
         fields = line.split("\t")
@@ -314,6 +319,7 @@ def parse_dpkg_query(text: str) -> list[dict[str, Any]]:
             "version": version,
             "arch": arch,
             "status": status,
+            "held": fields[5].strip() == "hold" if len(fields) > 5 else None,
             "manager": "dpkg",
         }
         pkg.update(split_evr(version))
@@ -471,6 +477,8 @@ def parse_rpm_query(text: str) -> list[dict[str, Any]]:
                 "release": release,
                 "arch": arch,
                 "status": "installed",
+                # dnf's versionlock is a plugin's own list, not in the rpm database: unknown
+                "held": None,
                 "manager": "rpm",
             }
         )

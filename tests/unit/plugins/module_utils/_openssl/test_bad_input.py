@@ -103,6 +103,8 @@ RPM_CHANGELOG = _texts("facts/rpm")
 DPKG_ALL = [
     _text("facts/dpkg/debian12-dpkg-query-all.txt"),
     _text("pkgops/held/debian12-held-facts-query.txt"),
+    _text("facts/dpkg/debian12-dpkg-query-want.txt"),
+    _text("facts/dpkg/debian12-dpkg-query-want-held.txt"),
 ]
 DPKG_S = [_text("facts/dpkg/debian12-dpkg-query-S.stdout")]
 PID_FILES = [
@@ -516,6 +518,11 @@ def _check_version(text: str, result: versions.OpenSSLVersion) -> None:
         assert versions.branch_sort_key(result.branch)
 
 
+def _check_dpkg_rows(_text: str, result: list[dict[str, Any]]) -> None:
+    for row in result:
+        assert row["held"] in (True, False, None)
+
+
 def _check_version_line(_text: str, result: dict[str, Any]) -> None:
     assert result["implementation"] in (
         "openssl",
@@ -879,6 +886,7 @@ CASES = [
         texts(DPKG_ALL),
         packages.parse_dpkg_query,
         covers=("parse_dpkg_query", "split_evr"),
+        check=_check_dpkg_rows,
     ),
     Case("parse_dpkg_search", texts(DPKG_S), packages.parse_dpkg_search),
     Case(

@@ -368,3 +368,28 @@ def test_executable_owners_fall_back_to_the_owner_query() -> None:
     assert [c[:2] for c in manager.calls] == [["dpkg-query", "-W"], ["dpkg-query", "-S"]]
     assert facts._exe_owners(manager, [], {"haproxy"}, index) == {}
     assert facts._exe_owners(manager, ["/usr/sbin/haproxy"], set(), index) == {}
+
+
+@pytest.mark.parametrize(
+    ("fixture", "held"),
+    [
+        ("debian12-dpkg-query-want-held.txt", {"libssl3": True, "openssl": False}),
+        ("debian12-dpkg-query-want.txt", {"libssl3": False, "openssl": False}),
+        ("debian12-dpkg-query-all.txt", {"libssl-dev": None, "libssl3": None, "openssl": None}),
+    ],
+)
+def test_packages_say_which_are_on_hold(fixture: str, held: dict[str, Any]) -> None:
+    """``packages[].held`` from dpkg's selection (recorded with and without ``apt-mark hold
+    libssl3``); None for the older query without the column."""
+    installed = packages.parse_dpkg_query((FIX / "dpkg" / fixture).read_text())
+    lib = "/usr/lib/x86_64-linux-gnu/libssl.so.3"
+    manager = packages.DpkgManager(lambda argv: (0, "", ""), [])
+    pkgs, _owners = facts._packages(
+        manager,
+        installed,
+        (set(), {}),
+        {lib: "libssl3:amd64", "/usr/bin/openssl": "openssl"},
+        ([lib], ["/usr/bin/openssl"]),
+        {"candidates": False, "changelog": False},
+    )
+    assert {p["name"]: p["held"] for p in pkgs} == held

@@ -369,3 +369,48 @@ def test_private_cache_directory_must_be_ours_and_not_writable_by_others(tmp_pat
     assert packages.private_cache_dir(str(tmp_path / "file"), warnings) is not None  # created
     (tmp_path / "plain").write_text("x")
     assert packages.private_cache_dir(str(tmp_path / "plain"), warnings) is None
+
+
+# --- packages on hold (dpkg's selection, ${db:Status-Want}) ---
+
+
+def test_installed_query_asks_for_dpkgs_selection() -> None:
+    run = Recorder({"dpkg-query -W": (0, (DPKG / "debian12-dpkg-query-want.txt").read_text(), "")})
+    pkgs = DpkgManager(run, []).installed()
+    (argv,) = run.calls
+    assert argv[:2] == ["dpkg-query", "-W"]
+    assert argv[2].endswith("\t${db:Status-Status}\t${db:Status-Want}\n")
+    assert {p["name"]: p["held"] for p in pkgs if p["source"] == "openssl"} == {
+        "libssl3": False,
+        "openssl": False,
+    }
+
+
+def test_held_package_recorded_with_apt_mark_hold() -> None:
+    """The same container, after ``apt-mark hold libssl3``: only libssl3 reads held."""
+    pkgs = {
+        p["name"]: p
+        for p in parse_dpkg_query((DPKG / "debian12-dpkg-query-want-held.txt").read_text())
+    }
+    assert pkgs["libssl3"]["held"] is True
+    assert pkgs["libssl3"]["version"] == "3.0.22-1~deb12u2"
+    assert pkgs["libssl3"]["status"] == "installed"
+    assert pkgs["openssl"]["held"] is False
+    assert [name for name, p in pkgs.items() if p["held"]] == ["libssl3"]
+    unheld = parse_dpkg_query((DPKG / "debian12-dpkg-query-want.txt").read_text())
+    assert len(unheld) == len(pkgs) and not any(p["held"] for p in unheld)
+
+
+def test_held_is_unknown_without_the_selection_column() -> None:
+    """Output of the older five-column query (recorded before the column was added): None."""
+    pkgs = parse_dpkg_query((DPKG / "debian12-dpkg-query-all.txt").read_text())
+    assert pkgs and all(p["held"] is None for p in pkgs)
+    (row,) = parse_dpkg_query("libssl3:amd64\topenssl\t3.0.22-1~deb12u2\tamd64\tinstalled\tpurge\n")
+    assert row["held"] is False
+
+
+def test_rpm_held_is_unknown() -> None:
+    (row,) = packages.parse_rpm_query(
+        "openssl-libs\topenssl-3.0.7-27.el9.src.rpm\t1\t3.0.7\t27.el9\tx86_64\n"
+    )
+    assert row["held"] is None
