@@ -621,6 +621,8 @@ def _package_evidence(pkg: dict[str, Any]) -> dict[str, Any]:
         "version": version,
         "manager": _str(pkg.get("manager")),
         "candidate": _str(pkg.get("candidate")),
+        # True/False from dpkg's selection; None = unknown (rpm, facts of earlier versions)
+        "held": pkg.get("held") if isinstance(pkg.get("held"), bool) else None,
         "upstream": upstream,
         "changelog_usable": usable,
         "changelog_error": error,
@@ -689,6 +691,7 @@ def _package_memo_key(raw: dict[str, Any]) -> tuple[Any, ...] | None:
         raw.get("version"),
         raw.get("manager"),
         raw.get("candidate"),
+        raw.get("held") if isinstance(raw.get("held"), bool) else None,
         raw.get("upstream_version"),
         log_key,
     )
@@ -802,6 +805,7 @@ def _container_evidence(cid: str) -> dict[str, Any]:
         "version": "?",
         "manager": None,
         "candidate": None,
+        "held": None,
         "upstream": None,
         "changelog_usable": False,
         "changelog_error": "the container's package database is not in the host facts",
@@ -905,6 +909,7 @@ class _HostAssessment:
             "version": version or "?",
             "manager": None,
             "candidate": None,
+            "held": None,
             "upstream": _parse_version(upstream_of_package_version(version)),
             "changelog_usable": False,
             "changelog_error": "package not in the facts' package list",
@@ -1213,6 +1218,7 @@ class _HostAssessment:
                 "name": copy.package["name"],
                 "version": copy.package["version"],
                 "candidate": copy.package["candidate"],
+                "held": copy.package.get("held"),
                 "changelog": copy.package["changelog_path"],
                 "changelog_error": copy.package["changelog_error"],
             }
@@ -1271,6 +1277,11 @@ class _HostAssessment:
         pkg = copy.package
         if pkg and pkg["candidate"] and pkg["candidate"] != pkg["version"]:
             advice.append(f"install the distribution's candidate {pkg['name']} {pkg['candidate']}")
+            if pkg.get("held") is True:
+                advice.append(
+                    f"{pkg['name']} is on hold (apt-mark hold): the patch refuses to upgrade it "
+                    f"unless patch_allow_held=true, or after 'apt-mark unhold {pkg['name']}'"
+                )
         latest = _parse_version(life.get("latest_public_fix"))
         if life["status"] == "supported" and latest is not None:
             try:

@@ -865,3 +865,35 @@ def test_upstream_of_package_version(version, upstream):
 
 def test_errors_are_patchwise_errors():
     assert issubclass(assess.AssessError, PatchwiseError)
+
+
+@pytest.mark.parametrize("held", [True, False, None])
+def test_advice_calls_out_a_held_package(assessor, held):
+    """The candidate advice is followed by a hold note only for ``held: true``; the copy's
+    package carries ``held`` (None when the facts do not say: rpm, earlier facts)."""
+    facts = debian_host()
+    pkg = facts["packages"][0]
+    pkg["candidate"] = "3.0.22-1~deb12u2"
+    if held is not None:
+        pkg["held"] = held
+    (lib,) = [c for c in assessor.assess(facts)["copies"] if c["package"]]
+    assert lib["package"]["held"] is held
+    assert "install the distribution's candidate libssl3 3.0.22-1~deb12u2" in lib["advice"]
+    hold = [a for a in lib["advice"] if "on hold" in a]
+    if held:
+        assert hold == [
+            "libssl3 is on hold (apt-mark hold): the patch refuses to upgrade it unless "
+            "patch_allow_held=true, or after 'apt-mark unhold libssl3'"
+        ]
+        idx = lib["advice"].index(hold[0])
+        assert lib["advice"][idx - 1].startswith("install the distribution's candidate")
+    else:
+        assert hold == []
+
+
+def test_hold_is_not_mentioned_without_a_newer_candidate(assessor):
+    facts = debian_host()
+    facts["packages"][0].update(held=True, candidate="3.0.19-1~deb12u2")
+    for entry in assessor.assess(facts)["copies"]:
+        assert not any("on hold" in a for a in entry["advice"])
+        assert entry["package"]["held"] is True
