@@ -493,7 +493,7 @@ class Case:
         make: Gen,
         call: Callable[[Any], Any],
         raises: tuple[type[PatchwiseError], ...] = (),
-        check: Callable[[Any, Any], None] | None = None,
+        check: Callable[[Any, Any], bool | None] | None = None,
         covers: tuple[str, ...] = (),
         heavy: bool = False,
     ) -> None:
@@ -773,7 +773,7 @@ CASES = [
         texts(["3.0", "1.1.1", "0.9.8", "3.10", "fips-1.1"]),
         versions.branch_first_release,
         (VersionError,),
-        lambda _t, r: versions.OpenSSLVersion.parse(r),
+        lambda _t, r: isinstance(versions.OpenSSLVersion.parse(r), versions.OpenSSLVersion),
         covers=("branch_sort_key", "branch_first_release"),
     ),
     # openssl version / version -a / list -providers
@@ -796,7 +796,7 @@ CASES = [
         "parse_providers",
         texts(PROVIDERS),
         versiontext.parse_providers,
-        check=lambda _t, r: versiontext.fips_active(r),
+        check=lambda _t, r: isinstance(versiontext.fips_active(r), bool),
     ),
     Case(
         "cli_facts",
@@ -1083,7 +1083,10 @@ def _run(case: Case, seed: int) -> None:
         assert str(exc)  # a message the user can act on
         return
     if case.check is not None:
-        case.check(value, result)
+        # a check either asserts itself (returns None) or returns whether the result holds
+        verdict = case.check(value, result)
+        message = f"{case.name}: check failed for {result!r}"[:4000]
+        assert verdict is None or verdict is True, message
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if not c.heavy], ids=repr)
