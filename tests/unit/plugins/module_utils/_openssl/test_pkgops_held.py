@@ -161,11 +161,25 @@ def test_a_held_package_outside_the_plan_is_a_problem_even_when_allowed():
 # --- the facts module reports a held package ---
 
 
-def test_facts_query_reports_a_held_package():
+def test_facts_query_lists_a_held_package():
+    """The facts' earlier five-column query (recorded with libssl3 held) lists it as
+    installed; it cannot say it is held (``held`` unknown)."""
     rows = by_name(packages.parse_dpkg_query(text("debian12-held-facts-query.txt")))
     assert rows["libssl3"]["version"] == ORIG
     assert rows["libssl3"]["status"] == "installed"
     assert rows["libssl3"]["source"] == "openssl"
+    assert rows["libssl3"]["held"] is None
+
+
+def test_facts_query_reports_a_held_package():
+    """The facts' query with ${db:Status-Want}, recorded with libssl3 held (fixtures/facts/dpkg)."""
+    dpkg = Path(__file__).parents[3] / "fixtures" / "facts" / "dpkg"
+    held_text = (dpkg / "debian12-dpkg-query-want-held.txt").read_text()
+    rows = by_name(packages.parse_dpkg_query(held_text))
+    plain = by_name(packages.parse_dpkg_query((dpkg / "debian12-dpkg-query-want.txt").read_text()))
+    assert (rows["libssl3"]["held"], rows["openssl"]["held"]) == (True, False)
+    assert (plain["libssl3"]["held"], plain["openssl"]["held"]) == (False, False)
+    assert rows["libssl3"]["status"] == "installed"
 
 
 # --- properties ---
