@@ -306,9 +306,9 @@ def parse_dpkg_query(text: str) -> list[dict[str, Any]]:
         ):
             continue
         name, source, version, arch, status = (f.strip() for f in fields[:5])
-        if not name or not version:
-            continue
         base = name.split(":")[0]
+        if not base or not version:
+            continue  # no package name (dpkg never prints one starting with ":")
         source = source.split(" ")[0] or base
         pkg = {
             # the name without dpkg's ":arch" qualifier (printed for Multi-Arch: same

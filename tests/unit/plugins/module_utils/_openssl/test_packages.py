@@ -414,3 +414,10 @@ def test_rpm_held_is_unknown() -> None:
         "openssl-libs\topenssl-3.0.7-27.el9.src.rpm\t1\t3.0.7\t27.el9\tx86_64\n"
     )
     assert row["held"] is None
+
+
+def test_parse_dpkg_query_skips_rows_without_a_name() -> None:
+    """Found by a property test: ":amd64" as the name gave a package named ""."""
+    row = "\topenssl\t3.0.22-1~deb12u2\tamd64\tinstalled\tinstall"
+    assert parse_dpkg_query(":amd64" + row + "\n" + row) == []
+    assert [p["name"] for p in parse_dpkg_query("libssl3:amd64" + row)] == ["libssl3"]
