@@ -282,6 +282,20 @@ def test_strategy_chooser_follows_the_refresh_inputs():
 # -- faults: a failed pre-flight at planning, an interrupted run ---------------------------
 
 
+def _plan(record_dir: str, host: str) -> None:
+    """The plan event of run-1 for one host, from the recorded Debian 12 results."""
+    run({"event": "plan", "run_id": "run-1", "record_dir": record_dir,
+         "facts": load("debian12-facts.json"),
+         "assessment": load("debian12-assessment-before.json"),
+         "packages": load("debian12-openssl-packages-check.json")}, host=host)
+
+
+def _schedule(record_dir: str) -> dict:
+    return run({"event": "schedule", "run_id": "run-1", "record_dir": record_dir,
+                "phases": ["staging", "production"],
+                "settings": {"batches": [1, "100%"], "first_phase_batches": ["100%"]}})
+
+
 def test_a_planning_failure_halts_the_rollout_before_any_phase(tmp_path):
     record_dir = str(tmp_path / "run-1")
     run({"event": "start", "run_id": "run-1", "record_dir": record_dir,
@@ -297,13 +311,8 @@ def test_a_planning_failure_halts_the_rollout_before_any_phase(tmp_path):
                                                    "unreachable: Err:5 http://127.0.0.1:9"}}},
                 host=host)
             continue
-        run({"event": "plan", "run_id": "run-1", "record_dir": record_dir,
-             "facts": load("debian12-facts.json"),
-             "assessment": load("debian12-assessment-before.json"),
-             "packages": load("debian12-openssl-packages-check.json")}, host=host)
-    schedule = run({"event": "schedule", "run_id": "run-1", "record_dir": record_dir,
-                    "phases": ["staging", "production"],
-                    "settings": {"batches": [1, "100%"], "first_phase_batches": ["100%"]}})
+        _plan(record_dir, host)
+    schedule = _schedule(record_dir)
     assert schedule["phases"][1]["hosts"] == ["p1", "p3"]
     assert schedule["phases"][1]["failed"][0]["host"] == "p2"
     p2 = json.loads(Path(record_dir, "hosts", "p2.json").read_text())
@@ -332,13 +341,8 @@ def test_a_host_unreachable_at_planning_is_recorded_and_halts(tmp_path):
     for host in PLAY:
         if host == "p3":
             continue  # unreachable: the plan tasks never ran for it
-        run({"event": "plan", "run_id": "run-1", "record_dir": record_dir,
-             "facts": load("debian12-facts.json"),
-             "assessment": load("debian12-assessment-before.json"),
-             "packages": load("debian12-openssl-packages-check.json")}, host=host)
-    schedule = run({"event": "schedule", "run_id": "run-1", "record_dir": record_dir,
-                    "phases": ["staging", "production"],
-                    "settings": {"batches": [1, "100%"], "first_phase_batches": ["100%"]}})
+        _plan(record_dir, host)
+    schedule = _schedule(record_dir)
     assert schedule["phases"][1]["hosts"] == ["p1", "p2"]
     assert [f["host"] for f in schedule["phases"][1]["failed"]] == ["p3"]
     assert schedule["phases"][1]["excluded"] == []
