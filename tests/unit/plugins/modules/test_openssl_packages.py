@@ -110,7 +110,7 @@ HELD = "/var/lib/dpkg/lock-frontend is held by pid 686 (python3)"
 
 
 @pytest.fixture
-def host(monkeypatch, tmp_path):
+def host(apt_host):
     """A Debian 12 host whose dpkg-query answers change after apt-get install ran."""
     state = {"installed": fixture_text("debian12-dpkg-query-W.txt"), "calls": []}
     after_ok = state["installed"].replace("3.0.20-1~deb12u2", "3.0.22-1~deb12u2")
@@ -132,19 +132,7 @@ def host(monkeypatch, tmp_path):
                 return answer
         return 1, "", f"unexpected {argv}"
 
-    def copy_package(self, pkg, dest):
-        name = f"{pkg['name']}_{pkg['version']}_{pkg['arch']}.deb"
-        Path(dest, name).write_bytes(b"!<arch>\n" + pkg["name"].encode())
-        state.setdefault("copied", []).append(pkg["name"])
-        return {"file": name, "origin": "download"}
-
-    monkeypatch.setattr(AnsibleModule, "run_command", run_command)
-    monkeypatch.setattr(
-        AnsibleModule, "get_bin_path", lambda self, name, *a, **k: f"/usr/bin/{name}"
-    )
-    monkeypatch.setattr(pkgops, "lock_free", lambda paths=None: (True, ""))
-    monkeypatch.setattr(pkgops, "private_lists_dir", lambda: str(tmp_path / "lists"))
-    monkeypatch.setattr(pkgops.AptManager, "copy_package", copy_package)
+    apt_host(run_command, on_copy=lambda name: state.setdefault("copied", []).append(name))
     return state
 
 

@@ -14,7 +14,6 @@ import re
 from pathlib import Path
 
 import pytest
-from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.testing import patch_module_args
 from ansible_collections.patchwise.openssl.plugins.module_utils._openssl import pkgops
 from ansible_collections.patchwise.openssl.plugins.modules import openssl_packages
@@ -41,7 +40,7 @@ def _set(query: str, name: str, version: str | None = None, status: str | None =
 
 
 @pytest.fixture
-def host(monkeypatch, tmp_path):
+def host(apt_host):
     state = {"query": (HELD / "debian12-held-dpkg-query-W.txt").read_text(), "calls": []}
     answers = [
         (["apt-get", "update"], (0, (FIX / "debian12-apt-get-update-ok.txt").read_text(), "")),
@@ -83,18 +82,7 @@ def host(monkeypatch, tmp_path):
                 return answer
         return 1, "", f"unexpected {argv}"
 
-    def copy_package(self, pkg, dest):
-        name = f"{pkg['name']}_{pkg['version']}_{pkg['arch']}.deb"
-        Path(dest, name).write_bytes(b"!<arch>\n" + pkg["name"].encode())
-        return {"file": name, "origin": "download"}
-
-    monkeypatch.setattr(AnsibleModule, "run_command", run_command)
-    monkeypatch.setattr(
-        AnsibleModule, "get_bin_path", lambda self, name, *a, **k: f"/usr/bin/{name}"
-    )
-    monkeypatch.setattr(pkgops, "lock_free", lambda paths=None: (True, ""))
-    monkeypatch.setattr(pkgops, "private_lists_dir", lambda: str(tmp_path / "lists"))
-    monkeypatch.setattr(pkgops.AptManager, "copy_package", copy_package)
+    apt_host(run_command)
     return state
 
 
