@@ -10,6 +10,7 @@ changes the host.
 from __future__ import annotations
 
 import datetime
+import functools
 import os
 import platform
 import threading
@@ -27,6 +28,7 @@ from ansible_collections.patchwise.openssl.plugins.module_utils._openssl import 
 )
 from ansible_collections.patchwise.openssl.plugins.module_utils._openssl.elf import inspect_file
 from ansible_collections.patchwise.openssl.plugins.module_utils._openssl.initscripts import (
+    PID_FILE_LIMIT,
     InitServices,
     script_families,
 )
@@ -479,7 +481,8 @@ def gather(
         package_queries.join(warnings) if package_queries is not None else ([], set(), {})
     )
     prefetched = (asked, answered)
-    services = InitServices({})
+    read_pid_file = functools.partial(_read_text, limit=PID_FILE_LIMIT)
+    services = InitServices({}, read=read_pid_file)
     if manager is not None and owner_job is not None:
         lib_paths = sorted(
             {lib["real_path"] for lib in libraries} | {p for lib in libraries for p in lib["paths"]}
@@ -497,6 +500,7 @@ def gather(
         services = InitServices.from_owners(
             {p: _resolve_owner(raw_owners[p], index) for p in init_scripts if p in raw_owners},
             installed,
+            read_pid_file,
         )
         exes = sorted(
             {

@@ -53,26 +53,20 @@ def pid_file_paths(script: str) -> list[str]:
     return paths
 
 
-def _read_small(path: str) -> str | None:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(PID_FILE_LIMIT).decode("ascii", "replace")
-    except OSError:
-        return None
-
-
 class InitServices:
     """Init script names by package and by source package, and the pids their pid files name.
 
     ``by_package``: package name -> names of the init scripts it ships. ``source_of``: package
-    name -> source package name. ``read`` reads a pid file (path -> text or ``None``).
+    name -> source package name. ``read`` reads a pid file (path -> text or ``None``; the facts
+    pass their bounded file reader, ``PID_FILE_LIMIT`` bytes).
     """
 
     def __init__(
         self,
         by_package: dict[str, list[str]],
         source_of: dict[str, str] | None = None,
-        read: Callable[[str], str | None] = _read_small,
+        *,
+        read: Callable[[str], str | None],
     ) -> None:
         self.by_package = by_package
         self.source_of = dict(source_of or {})
@@ -85,14 +79,17 @@ class InitServices:
 
     @classmethod
     def from_owners(
-        cls, script_owners: dict[str, Owner], installed: list[dict[str, Any]]
+        cls,
+        script_owners: dict[str, Owner],
+        installed: list[dict[str, Any]],
+        read: Callable[[str], str | None],
     ) -> InitServices:
         """From the owner (name, arch, version) of each init script path."""
         by_package: dict[str, list[str]] = {}
         for path, owner in sorted(script_owners.items()):
             by_package.setdefault(owner[0], []).append(os.path.basename(path))
         source_of = {p["name"]: p.get("source") or p["name"] for p in installed}
-        return cls(by_package, source_of)
+        return cls(by_package, source_of, read=read)
 
     def pids(self, script: str) -> set[int]:
         """The pids named by the pid files of ``script`` (each file read once a run)."""

@@ -206,7 +206,7 @@ def test_finish_processes_init_script_and_in_use() -> None:
         procs,
         libs,
         {"/usr/sbin/nginx": ("nginx-core", "amd64", "1.22.1-9")},
-        initscripts.InitServices({"nginx-core": ["nginx"]}),
+        initscripts.InitServices({"nginx-core": ["nginx"]}, read=lambda path: None),
     )
     assert procs[0]["service"] == "nginx" and procs[0]["service_source"] == "init"
     assert procs[0]["libraries"][0]["package_version"] == "3.0.19-1~deb12u2"
@@ -350,7 +350,8 @@ def test_executables_map_to_init_scripts_through_their_packages_files() -> None:
         {"exe": exe, "container": None, "service": None, "service_source": "none", "libraries": []}
         for exe in exes
     ]
-    facts._finish_processes(procs, [], owners, initscripts.InitServices(scripts))
+    services = initscripts.InitServices(scripts, read=lambda path: None)
+    facts._finish_processes(procs, [], owners, services)
     assert [(p["service"], p["service_source"]) for p in procs] == [
         ("haproxy", "init"),
         ("ssh", "init"),

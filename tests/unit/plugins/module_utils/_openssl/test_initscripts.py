@@ -75,9 +75,7 @@ def _processes(extra: tuple[tuple[int, int, str], ...] = ()) -> list[dict[str, A
 
 
 def _services(installed: list[dict[str, Any]], owners: dict[str, Any]) -> initscripts.InitServices:
-    services = initscripts.InitServices.from_owners(owners, installed)
-    services.read = _read_run
-    return services
+    return initscripts.InitServices.from_owners(owners, installed, _read_run)
 
 
 def test_recorded_pid_files() -> None:
@@ -193,8 +191,7 @@ def test_same_source_without_the_pid_file_names_no_service() -> None:
 def test_no_pid_files_no_sibling_service() -> None:
     """With the services stopped (no pid files) only the same-package script remains."""
     installed, _raw, owners = _host()
-    services = initscripts.InitServices.from_owners(owners, installed)
-    services.read = lambda path: None
+    services = initscripts.InitServices.from_owners(owners, installed, lambda path: None)
     assert services.service_of({"pid": 702, "master_pid": 702}, "nginx") is None
     assert services.service_of({"pid": 802, "master_pid": 802}, "haproxy") == "haproxy"
     assert services.service_of({"pid": 1, "master_pid": 1}, None) is None
@@ -205,13 +202,12 @@ def test_no_pid_files_no_sibling_service() -> None:
 def test_each_pid_file_is_read_once() -> None:
     installed, _raw, owners = _host()
     reads: list[str] = []
-    services = initscripts.InitServices.from_owners(owners, installed)
 
     def read(path: str) -> str | None:
         reads.append(path)
         return _read_run(path)
 
-    services.read = read
+    services = initscripts.InitServices.from_owners(owners, installed, read)
     for pid in (702, 703, 704):
         assert services.service_of({"pid": pid, "master_pid": 702}, "nginx") == "nginx"
     assert reads.count("/run/nginx.pid") == 1
