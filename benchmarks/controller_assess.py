@@ -242,31 +242,27 @@ def _report_dir(parent: str) -> str:
     return path
 
 
-def _child(bases: Path, count: int, workers: int, trace: bool) -> dict[str, Any]:
+def _run_script(script: str, bases: Path, args: list[str]) -> dict[str, Any]:
+    """Run one of the scripts above in a fresh interpreter with its own report directory
+    (removed afterwards); its JSON output plus the 1-minute load at its start."""
     report_dir = _report_dir(str(bases.parent))
     try:
-        argv = [sys.executable, "-c", CHILD, str(_bench.COLLECTIONS), str(_bench.BENCH_DIR)]
-        argv += [str(bases), str(count), str(workers), TODAY_ARG, "1" if trace else "0"]
-        argv += [report_dir]
+        argv = [sys.executable, "-c", script, str(_bench.COLLECTIONS), str(_bench.BENCH_DIR)]
+        argv += [str(bases), *args, report_dir]
         load = os.getloadavg()[0]
         out = json.loads(_bench.run(argv, timeout=900).stdout)
     finally:
         shutil.rmtree(report_dir, ignore_errors=True)
     out["load_1min"] = load
     return out
+
+
+def _child(bases: Path, count: int, workers: int, trace: bool) -> dict[str, Any]:
+    return _run_script(CHILD, bases, [str(count), str(workers), TODAY_ARG, "1" if trace else "0"])
 
 
 def _forked(bases: Path, count: int) -> dict[str, Any]:
-    report_dir = _report_dir(str(bases.parent))
-    try:
-        argv = [sys.executable, "-c", FORKED, str(_bench.COLLECTIONS), str(_bench.BENCH_DIR)]
-        argv += [str(bases), str(count), report_dir]
-        load = os.getloadavg()[0]
-        out = json.loads(_bench.run(argv, timeout=900).stdout)
-    finally:
-        shutil.rmtree(report_dir, ignore_errors=True)
-    out["load_1min"] = load
-    return out
+    return _run_script(FORKED, bases, [str(count)])
 
 
 def _total(r: dict[str, Any], cpu: bool) -> float:
