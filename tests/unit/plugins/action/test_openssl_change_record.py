@@ -290,6 +290,11 @@ def _plan(record_dir: str, host: str) -> None:
          "packages": load("debian12-openssl-packages-check.json")}, host=host)
 
 
+def _gate_before_phase_1(record_dir: str) -> dict:
+    return run({"event": "gate", "run_id": "run-1", "record_dir": record_dir,
+                "settings": {"phase_index": 1, "max_fail_percentage": 0}})
+
+
 def _schedule(record_dir: str) -> dict:
     return run({"event": "schedule", "run_id": "run-1", "record_dir": record_dir,
                 "phases": ["staging", "production"],
@@ -318,8 +323,7 @@ def test_a_planning_failure_halts_the_rollout_before_any_phase(tmp_path):
     p2 = json.loads(Path(record_dir, "hosts", "p2.json").read_text())
     assert (p2["outcome"], p2["phase"], p2["batch"]) == ("failed", "production", None)
     assert p2["failure"]["stage"] == "plan"
-    gate = run({"event": "gate", "run_id": "run-1", "record_dir": record_dir,
-                "settings": {"phase_index": 1, "max_fail_percentage": 0}})
+    gate = _gate_before_phase_1(record_dir)
     assert gate["halt"] is True
     assert gate["message"].startswith("host p2 (phase production, at planning) failed: could "
                                       "not be planned: pre-flight: a package repository")
@@ -351,8 +355,7 @@ def test_a_host_unreachable_at_planning_is_recorded_and_halts(tmp_path):
     assert p3["failure"]["stage"] == "plan"
     assert p3["message"].startswith("no result came back from the host while the rollout")
     assert p3["versions_before"] == {} and p3["rollback_point"] == {}
-    gate = run({"event": "gate", "run_id": "run-1", "record_dir": record_dir,
-                "settings": {"phase_index": 1, "max_fail_percentage": 0}})
+    gate = _gate_before_phase_1(record_dir)
     assert gate["halt"] is True
     assert gate["message"].startswith("host p3 (phase production, at planning) unreachable: "
                                       "no result came back from the host while the rollout")
