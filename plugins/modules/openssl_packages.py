@@ -527,7 +527,7 @@ class Operation:
         states = {name: row.get("status", "ii") for name, row in rows.items()}
         self.result["after_states"] = states
         moved = [
-            f"{name} {rows[name]['version']} ({_dpkg_state(states[name])})"
+            f"{name} {rows[name]['version']} ({pkgops.dpkg_state_text(states[name])})"
             for name in sorted(rows)
             if rows[name]["version"] != self.result["before"][name]
             or not rows[name].get("installed", True)
@@ -700,23 +700,10 @@ class Operation:
 
     def _check_after(self, upgrades: list) -> None:
         rows = {p["name"]: p for p in self.mgr.installed() if p["name"] in self.result["before"]}
-        now = {name: row["version"] for name, row in rows.items()}
-        self.result["after"] = now
-        wrong = [
-            f"{p['name']} is {now.get(p['name'])}, planned {p['to']}"
-            for p in upgrades
-            if now.get(p["name"]) != p["to"]
-        ]
-        wrong += [
-            f"{name} {row['version']} is {_dpkg_state(row['status'])}"
-            for name, row in sorted(rows.items())
-            if row.get("unfinished")
-        ]
-        wrong += [
-            f"{h['name']} is no longer on hold"
-            for h in self.result["held"]
-            if not rows.get(h["name"], {}).get("held")
-        ]
+        self.result["after"] = {name: row["version"] for name, row in rows.items()}
+        wrong = pkgops.post_change_problems(
+            rows, {p["name"]: p["to"] for p in upgrades}, "planned", self.result["held"]
+        )
         if wrong:
             self.fail("after the upgrade: " + "; ".join(wrong))
 
@@ -788,23 +775,13 @@ class Operation:
         finally:
             self._hold_again(held, quiet=True)
         rows = {p["name"]: p for p in self.mgr.installed()}
-        now = {name: row["version"] for name, row in rows.items()}
-        self.result["after"] = {p["name"]: now.get(p["name"]) for p in wanted}
-        wrong = [
-            f"{p['name']} is {now.get(p['name'])}, recorded {p['version']}"
-            for p in wanted
-            if now.get(p["name"]) != p["version"]
-        ]
-        wrong += [
-            f"{p['name']} {now.get(p['name'])} is {_dpkg_state(rows[p['name']]['status'])}"
-            for p in wanted
-            if rows.get(p["name"], {}).get("unfinished")
-        ]
-        wrong += [
-            f"{h['name']} is no longer on hold"
-            for h in self.result["held"]
-            if not rows.get(h["name"], {}).get("held")
-        ]
+        self.result["after"] = {p["name"]: rows.get(p["name"], {}).get("version") for p in wanted}
+        wrong = pkgops.post_change_problems(
+            {p["name"]: rows[p["name"]] for p in wanted if p["name"] in rows},
+            {p["name"]: p["version"] for p in wanted},
+            "recorded",
+            self.result["held"],
+        )
         audit = self.mgr.audit()
         self.result["audit"] = audit
         self._append_restore(path, manifest, not wrong and not audit)
@@ -836,15 +813,6 @@ class Operation:
             }
         )
         pkgops.write_manifest(os.path.dirname(path), manifest)
-
-
-def _dpkg_state(abbrev: str) -> str:
-    """Words for dpkg's status abbreviation (``iF`` -> ``half-configured``)."""
-    try:
-        state = pkgops.parse_dpkg_status(abbrev)["state"]
-    except pkgops.ParseError:
-        return f"dpkg state {abbrev!r}"
-    return pkgops.DPKG_STATE_TEXT.get(state, state)
 
 
 def _utc_now() -> str:

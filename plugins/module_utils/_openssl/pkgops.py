@@ -108,6 +108,41 @@ DPKG_STATE_TEXT = {
 }
 
 
+def dpkg_state_text(status: str) -> str:
+    """Words for dpkg's status (``iF`` -> ``half-configured``)."""
+    try:
+        state = parse_dpkg_status(status)["state"]
+    except ParseError:
+        return f"dpkg state {status!r}"
+    return DPKG_STATE_TEXT.get(state, state)
+
+
+def post_change_problems(
+    rows: dict[str, dict[str, Any]],
+    expected: dict[str, str],
+    word: str,
+    held: list[dict[str, Any]],
+) -> list[str]:
+    """What is wrong after an upgrade or a restore: a package not at the ``expected`` version
+    (``word``: "planned", "recorded"), one dpkg did not finish, one whose hold was lost.
+    ``rows``: the package database now ({name: row of :func:`parse_dpkg_query`}), limited to
+    the packages the run touched."""
+    wrong = [
+        f"{name} is {rows.get(name, {}).get('version')}, {word} {version}"
+        for name, version in expected.items()
+        if rows.get(name, {}).get("version") != version
+    ]
+    wrong += [
+        f"{name} {row['version']} is {dpkg_state_text(row['status'])}"
+        for name, row in sorted(rows.items())
+        if row.get("unfinished")
+    ]
+    wrong += [
+        f"{h['name']} is no longer on hold" for h in held if not rows.get(h["name"], {}).get("held")
+    ]
+    return wrong
+
+
 def parse_dpkg_status(value: str) -> dict[str, Any]:
     """dpkg's status of one package → {want, state, reinst_required, unfinished}.
 

@@ -122,6 +122,28 @@ def test_query_of_a_failed_postinst_keeps_the_last_configured_version():
     assert [p["name"] for p in parsed.values() if p["unfinished"]] == ["libssl3", "openssl"]
 
 
+def test_post_change_problems_on_the_recorded_failed_postinst():
+    """What the module reports after an upgrade or a restore, from the recorded database."""
+    parsed = by_name(rows("debian12-postinst-failed-dpkg-query-W.txt"))
+    touched = {n: parsed[n] for n in ("libssl3", "openssl")}
+    wrong = pkgops.post_change_problems(
+        touched,
+        {"libssl3": ORIG, "openssl": BROKEN},
+        "recorded",
+        [{"name": "openssl"}],  # was on hold before the change
+    )
+    assert wrong == [
+        f"libssl3 is {BROKEN}, recorded {ORIG}",
+        f"libssl3 {BROKEN} is half-configured",
+        f"openssl {BROKEN} is unpacked, not configured",
+        "openssl is no longer on hold",
+    ]
+    fine = {n: dict(row, unfinished=False, held=True) for n, row in touched.items()}
+    assert pkgops.post_change_problems(fine, {n: BROKEN for n in fine}, "planned", []) == []
+    assert pkgops.dpkg_state_text("iF") == "half-configured"
+    assert pkgops.dpkg_state_text("??") == "dpkg state '??'"
+
+
 def test_query_of_an_interrupted_unpack():
     parsed = by_name(rows("debian12-interrupted-dpkg-query-W.txt"))
     openssl = parsed["openssl"]
