@@ -23,6 +23,7 @@ import shlex
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible_collections.patchwise.openssl.plugins.module_utils._openssl import report
 from ansible_collections.patchwise.openssl.plugins.module_utils._openssl.errors import (
     PatchwiseError,
@@ -738,11 +739,10 @@ def update_host_record(record: Mapping[str, Any], result: Mapping[str, Any],
 
 
 def _allow_held(*sources: Mapping[str, Any]) -> bool:
+    """``allow_held`` of the first source that has it (Ansible's boolean spellings)."""
     for source in sources:
         if "allow_held" in source:
-            value = source.get("allow_held")
-            return value if isinstance(value, bool) else _str(value).lower() in ("true", "yes",
-                                                                                 "1", "on")
+            return boolean(source.get("allow_held"), strict=False)
     return False
 
 

@@ -897,6 +897,17 @@ def test_a_refusal_for_held_packages_is_recorded_as_data():
     assert cr.held_summary(result)[0]["hold_kept"] is False  # a failed result kept nothing
 
 
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(True, True), ("true", True), ("yes", True), ("False", False), ("", False)],
+)
+def test_allow_held_as_extra_vars_give_it(value, expected):
+    """-e patch_allow_held=true reaches the record as a string."""
+    assert cr._allow_held({}, {"allow_held": value}) is expected
+    assert cr._allow_held({"allow_held": value}, {"allow_held": not expected}) is expected
+    assert cr._allow_held({}, {}) is False
+
+
 def _planning_refusal(name):
     """What the rollout's planning rescue passes for a refused host (plan.yml)."""
     result = load(name)
