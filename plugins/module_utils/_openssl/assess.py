@@ -116,6 +116,13 @@ def _bool(value: Any) -> bool:
     return value is True
 
 
+def _held(pkg: dict[str, Any]) -> bool | None:
+    """A package's hold: True/False from dpkg's selection; None = unknown (rpm, facts of
+    earlier versions, junk)."""
+    held = pkg.get("held")
+    return held if isinstance(held, bool) else None
+
+
 def _date(value: Any) -> datetime.date | None:
     """ISO date or date-time (``2026-04-07``, ``2026-04-07T14:00:00Z``) -> date, else None."""
     if isinstance(value, datetime.datetime):
@@ -621,8 +628,7 @@ def _package_evidence(pkg: dict[str, Any]) -> dict[str, Any]:
         "version": version,
         "manager": _str(pkg.get("manager")),
         "candidate": _str(pkg.get("candidate")),
-        # True/False from dpkg's selection; None = unknown (rpm, facts of earlier versions)
-        "held": pkg.get("held") if isinstance(pkg.get("held"), bool) else None,
+        "held": _held(pkg),
         "upstream": upstream,
         "changelog_usable": usable,
         "changelog_error": error,
@@ -691,7 +697,7 @@ def _package_memo_key(raw: dict[str, Any]) -> tuple[Any, ...] | None:
         raw.get("version"),
         raw.get("manager"),
         raw.get("candidate"),
-        raw.get("held") if isinstance(raw.get("held"), bool) else None,
+        _held(raw),
         raw.get("upstream_version"),
         log_key,
     )
