@@ -121,6 +121,11 @@ CASES: list[tuple[str, dict[str, Any], list[str]]] = [
         ["rollout_phases must be a list", "\"[staging]\"", '{"rollout_phases": ["staging"']
     ),
     (
+        "rollout batches as -e rollout_batches=[1,50%] gives them (one string)",
+        _role("rollout", "start", rollout_batches="[1,50%]"),
+        ["rollout_batches must be a list", "\"[1,50%]\""],
+    ),
+    (
         "rollout empty phase",
         _role("rollout", "start", rollout_phases=["staging", "canary"]),
         ["rollout_phases", "without hosts: canary"],
